@@ -1,0 +1,234 @@
+"""Datasets on disk: ``manifest.json``, ``samples.jsonl``, ``images/``, ``masks/``,
+``instances/``. Every file is written to a temporary name and renamed into place, and a
+sample's metadata line is appended only after its files exist, so an interrupted run
+resumes without corrupt or duplicate samples."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import tifffile
+from PIL import Image
+
+from synthscope.datasets.sample import Sample
+
+__all__ = [
+    "DatasetInfo",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "encode_png",
+    "read_image",
+    "write_sample_files",
+    "open_dataset",
+    "sample_name",
+    "git_hash",
+]
+
+MANIFEST = "manifest.json"
+SAMPLES = "samples.jsonl"
+
+
+def sample_name(index: int) -> str:
+    return f"{index:06d}"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """PNG bytes of a uint8 or uint16 2D array (deterministic for equal input)."""
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG", compress_level=6)
+    return buf.getvalue()
+
+
+def _encode_tiff(array: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, array, compression="zlib", metadata=None)
+    return buf.getvalue()
+
+
+def image_to_uint(image: np.ndarray, bits: int = 8) -> np.ndarray:
+    scale = 255 if bits == 8 else 65535
+    dtype = np.uint8 if bits == 8 else np.uint16
+    return np.round(np.clip(image, 0.0, 1.0) * scale).astype(dtype)
+
+
+def write_sample_files(root: Path, sample: Sample, *, image_format: str = "png8") -> dict:
+    """Write a sample's arrays; returns its metadata record (for samples.jsonl)."""
+    root = Path(root)
+    name = sample_name(sample.index)
+    files = {}
+    if image_format == "png8":
+        files["image"] = f"images/{name}.png"
+        atomic_write_bytes(root / files["image"], encode_png(image_to_uint(sample.image, 8)))
+    elif image_format == "png16":
+        files["image"] = f"images/{name}.png"
+        atomic_write_bytes(root / files["image"], encode_png(image_to_uint(sample.image, 16)))
+    elif image_format == "tiff":
+        files["image"] = f"images/{name}.tif"
+        atomic_write_bytes(root / files["image"], _encode_tiff(sample.image.astype(np.float32)))
+    else:
+        raise ValueError(f"image_format must be one of png8, png16, tiff, got {image_format!r}")
+    files["mask"] = f"masks/{name}.png"
+    atomic_write_bytes(root / files["mask"], encode_png(sample.mask))
+    if sample.instances is not None:
+        files["instances"] = f"instances/{name}.tif"
+        atomic_write_bytes(root / files["instances"], _encode_tiff(sample.instances.astype(np.int32)))
+    return {
+        "index": int(sample.index),
+        "scenario": _jsonable(sample.scenario),
+        "stats": _jsonable(sample.stats),
+        "label": sample.label,
+        "files": files,
+    }
+
+
+def _jsonable(d):
+    if isinstance(d, dict):
+        return {k: _jsonable(v) for k, v in d.items()}
+    if isinstance(d, (list, tuple)):
+        return [_jsonable(v) for v in d]
+    if isinstance(d, np.generic):
+        return d.item()
+    if isinstance(d, float) and not np.isfinite(d):
+        return None
+    return d
+
+
+def read_image(path: Path, *, grey: bool = True) -> np.ndarray:
+    """Read PNG/TIFF/JPEG as float32 in [0, 1] (grey by luminance if asked).
+
+    Raises ValueError naming the file when it cannot be read.
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            arr = tifffile.imread(path)
+        else:
+            with Image.open(path) as im:
+                if grey and im.mode not in ("L", "I;16", "I", "F"):
+                    im = im.convert("L")
+                arr = np.array(im)
+    except Exception as err:  # PIL raises many kinds for a bad file
+        raise ValueError(f"{path}: cannot read image ({type(err).__name__})") from None
+    if grey and arr.ndim == 3:
+        if arr.shape[-1] in (3, 4):
+            arr = arr[..., :3] @ np.array([0.299, 0.587, 0.114])
+        else:
+            raise ValueError(f"{path}: expected a 2D image or RGB, got shape {arr.shape}")
+    if arr.ndim != 2:
+        raise ValueError(f"{path}: expected a 2D image, got shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        return (arr / 255.0).astype(np.float32)
+    if arr.dtype == np.uint16:
+        return (arr / 65535.0).astype(np.float32)
+    arr = arr.astype(np.float32)
+    lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+    if not np.isfinite([lo, hi]).all():
+        raise ValueError(f"{path}: image holds NaN or infinite values")
+    if lo < 0 or hi > 1:
+        arr = (arr - lo) / ((hi - lo) or 1.0)
+    return arr
+
+
+def git_hash() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+        return out.stdout.strip() or None
+    except Exception:
+        return None
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset folder: its manifest and sample records."""
+
+    root: Path
+    manifest: dict
+    records: list
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def image_path(self, i: int) -> Path:
+        return self.root / self.records[i]["files"]["image"]
+
+    def mask_path(self, i: int) -> Path:
+        return self.root / self.records[i]["files"]["mask"]
+
+    def load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        img = read_image(self.image_path(i))
+        with Image.open(self.mask_path(i)) as im:
+            mask = np.array(im).astype(np.uint8)
+        return img, mask
+
+
+def new_manifest(*, recipe: str, space: dict, entropy: int, count: int, size, design: str, version: str) -> dict:
+    return {
+        "format": "synthscope-dataset/1",
+        "recipe": recipe,
+        "parameters": space,
+        "entropy": int(entropy),
+        "count": int(count),
+        "size": [int(s) for s in size],
+        "design": design,
+        "synthscope_version": version,
+        "git_hash": git_hash(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def read_records(root: Path) -> list[dict]:
+    """Sample records of a (possibly interrupted) dataset; a torn last line is ignored."""
+    path = Path(root) / SAMPLES
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut by an interruption; its sample is redone
+    return out
+
+
+def open_dataset(root: str | Path) -> DatasetInfo:
+    root = Path(root)
+    mpath = root / MANIFEST
+    if not mpath.is_file():
+        raise ValueError(f"{root}: not a synthscope dataset (no {MANIFEST})")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except json.JSONDecodeError:
+        raise ValueError(f"{mpath}: malformed JSON") from None
+    records = sorted(read_records(root), key=lambda r: r["index"])
+    if not records:
+        raise ValueError(f"{root}: dataset holds no samples")
+    return DatasetInfo(root=root, manifest=manifest, records=records)

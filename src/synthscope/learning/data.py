@@ -1,0 +1,98 @@
+"""Torch datasets: samples rendered on the fly from a recipe, or read from a dataset
+folder, both augmented and normalised the same way."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from synthscope.datasets.io import open_dataset
+from synthscope.imaging.augment import augment_pair
+from synthscope.learning.models import normalize_image
+from synthscope.params.space import ParameterSpace, stage_rng
+from synthscope.recipes.base import Recipe
+
+__all__ = ["RecipeDataset", "FolderDataset", "to_tensors"]
+
+
+def to_tensors(image: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.from_numpy(normalize_image(image))[None]
+    y = torch.from_numpy(mask.astype(np.int64))[None]
+    return x, y
+
+
+class RecipeDataset(Dataset):
+    """Item ``i`` is sample ``i`` of (recipe, space, entropy), rendered at ``size`` and
+    augmented from its own augmentation stream: any item can be regenerated alone.
+
+    Parameters
+    ----------
+    recipe : Recipe
+    space : ParameterSpace or None (the recipe's)
+    entropy : int
+    size : int, square side of the rendered sample, px
+    length : int, nominal length (items are rendered, never stored)
+    augment : bool
+    """
+
+    def __init__(self, recipe: Recipe, space: ParameterSpace | None = None, *, entropy: int = 0,
+                 size: int = 256, length: int = 10**9, augment: bool = True, scenarios: list | None = None):
+        self.recipe = recipe
+        self.space = space or recipe.space
+        self.entropy = int(entropy)
+        self.size = int(size)
+        self.length = int(length) if scenarios is None else len(scenarios)
+        self.augment = augment
+        self.scenarios = scenarios
+
+    def __len__(self) -> int:
+        return self.length
+
+    def sample(self, i: int):
+        if self.scenarios is not None:
+            return self.recipe.render(self.scenarios[i], shape=(self.size, self.size), entropy=self.entropy, index=i)
+        return self.recipe.render_index(i, entropy=self.entropy, space=self.space, shape=(self.size, self.size))
+
+    def __getitem__(self, i: int):
+        s = self.sample(int(i))
+        img, mask = s.image, s.mask
+        if self.augment:
+            img, mask = augment_pair(img, mask, rng=stage_rng(self.entropy, int(i), "augmentation"))
+        return to_tensors(img, mask)
+
+
+class FolderDataset(Dataset):
+    """Random ``size`` crops of a generated dataset folder (item ``i`` uses its own
+    stream seeded from (entropy, i)); images smaller than ``size`` are reflect-padded."""
+
+    def __init__(self, root, *, size: int = 256, entropy: int = 0, length: int | None = None, augment: bool = True):
+        self.info = open_dataset(root)
+        self.size = int(size)
+        self.entropy = int(entropy)
+        self.augment = augment
+        self.length = int(length) if length else 10**9
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int):
+        rng = stage_rng(self.entropy, int(i), "augmentation")
+        k = int(rng.integers(len(self.info)))
+        img, mask = self.info.load(k)
+        img, mask = random_crop(img, mask, self.size, rng)
+        if self.augment:
+            img, mask = augment_pair(img, mask, rng=rng)
+        return to_tensors(img, mask)
+
+
+def random_crop(img, mask, size, rng):
+    h, w = img.shape
+    if h < size or w < size:
+        ph, pw = max(0, size - h), max(0, size - w)
+        img = np.pad(img, ((0, ph), (0, pw)), mode="reflect")
+        mask = np.pad(mask, ((0, ph), (0, pw)), mode="reflect")
+        h, w = img.shape
+    y = int(rng.integers(h - size + 1))
+    x = int(rng.integers(w - size + 1))
+    return img[y : y + size, x : x + size], mask[y : y + size, x : x + size]

@@ -1,0 +1,154 @@
+"""Recipe `grain_boundaries`: polycrystal micrographs with boundary labels.
+
+Structure: relaxed, warped Voronoi grains with distractors (`structures.grains`,
+`structures.distractors`); imaging: the phenomenological detector. The default space
+spans the kinds of appearance seen in etched metallography (dark grooves, optical),
+SEM (bright edges, edge-bright particles), tint etching (no line, a contrast step
+between grains) and membrane-like EM (thick dark lines, organelle-like blobs).
+"""
+
+from __future__ import annotations
+
+from synthscope.imaging.detector import image_detector
+from synthscope.params.distributions import Choice, Constant, LogUniform, Uniform
+from synthscope.params.space import Parameter, ParameterSpace
+from synthscope.recipes.base import Recipe, register_recipe
+from synthscope.structures.distractors import PARTICLE_STYLES, add_distractors
+from synthscope.structures.grains import generate_grains
+
+__all__ = ["GRAIN_BOUNDARIES", "BOUNDARY_STYLES"]
+
+#: groove: dark line; ridge: bright line; edge: SEM edge effect (bright flanks);
+#: step: no line at all, grains differ only by tint
+BOUNDARY_STYLES = ("groove", "ridge", "edge", "step")
+
+
+def P(name, dist, low=None, high=None, *, options=None, integer=False, doc=""):
+    return Parameter(name, dist, low, high, options=options, integer=integer, doc=doc)
+
+
+SPACE = ParameterSpace(
+    (
+        # structure
+        P("mean_grain_diameter_px", LogUniform(20.0, 120.0), 3.0, 5000.0, doc="target diameter of the mean grain area, px"),
+        P("n_grains", Constant(0), 0, 100000, integer=True, doc="grains per image area instead of a diameter (0: use the diameter)"),
+        P("size_spread", Uniform(0.0, 0.5), 0.0, 2.0, doc="amplitude of the log seed density (grain size variation)"),
+        P("relaxation_steps", Choice((0, 1, 2, 3, 5)), 0, 50, integer=True, doc="Lloyd iterations; 0 = Poisson-Voronoi"),
+        P("waviness", Uniform(0.0, 0.3), 0.0, 1.0, doc="boundary bending amplitude / grain diameter"),
+        P("waviness_wavelength", Uniform(0.4, 1.5), 0.05, 10.0, doc="boundary bending wavelength / grain diameter"),
+        P("merge_fraction", Uniform(0.0, 0.35), 0.0, 0.75, doc="share of cells merged into a neighbour (non-convex grains)"),
+        P("label_width_px", Constant(3.0), 1.0, 15.0, doc="width of the boundary class in the mask, px"),
+        P("boundary_style", Choice(BOUNDARY_STYLES, p=(0.4, 0.2, 0.15, 0.25)), options=BOUNDARY_STYLES, doc="how a boundary looks"),
+        P("boundary_contrast", Uniform(0.15, 1.0), 0.0, 5.0, doc="signal change at the boundary line, tint units"),
+        P("groove_width_px", LogUniform(1.0, 8.0), 0.2, 40.0, doc="width of the boundary line, px"),
+        P("groove_width_variation", Uniform(0.0, 1.0), 0.0, 1.0, doc="variation of line width along boundaries"),
+        P("boundary_gap_fraction", Uniform(0.0, 0.3), 0.0, 0.95, doc="share of boundary length faded out"),
+        P("grain_contrast", Uniform(0.04, 0.25), 0.0, 1.0, doc="std of per-grain tint"),
+        P("min_adjacent_contrast", Uniform(0.0, 0.15), 0.0, 0.5, doc="least tint difference between neighbouring grains"),
+        P("texture_amplitude", Uniform(0.0, 0.1), 0.0, 1.0, doc="fBm texture inside grains"),
+        P("texture_wavelength", Uniform(0.2, 0.67), 0.01, 5.0, doc="texture wavelength / grain diameter (paper: 1/5 to 2/3)"),
+        # distractors (labelled background)
+        P("particles_per_grain", Uniform(0.0, 0.8), 0.0, 10.0, doc="particles on boundaries/junctions per grain"),
+        P("particle_style", Choice(PARTICLE_STYLES), options=PARTICLE_STYLES, doc="particle appearance"),
+        P("particle_size_rel", Uniform(0.05, 0.35), 0.005, 2.0, doc="particle radius / grain diameter"),
+        P("particle_contrast", Uniform(-0.3, 0.5), -2.0, 2.0, doc="tint change inside particles"),
+        P("blobs_per_grain", Uniform(0.0, 0.6), 0.0, 20.0, doc="blobs (inclusions, organelles) inside grains per grain"),
+        P("blob_size_rel", Uniform(0.03, 0.12), 0.005, 1.0, doc="blob radius / grain diameter"),
+        P("blob_contrast", Uniform(-0.25, 0.25), -2.0, 2.0, doc="tint change of blobs and rings"),
+        P("rings_per_grain", Uniform(0.0, 0.4), 0.0, 20.0, doc="thin rings inside grains per grain"),
+        P("scratches", Choice((0, 0, 0, 1, 2, 3)), 0, 50, integer=True, doc="polishing scratches"),
+        # imaging
+        P("edge_strength", Uniform(0.2, 1.5), 0.0, 10.0, doc="SEM edge effect (bright slopes)"),
+        P("background_amplitude", Uniform(0.0, 0.4), 0.0, 10.0, doc="fBm background texture, in structure-contrast units"),
+        P("background_wavelength_px", LogUniform(8.0, 256.0), 1.0, 4096.0, doc="background texture wavelength, px"),
+        P("blur_sigma_px", LogUniform(0.3, 2.5), 0.0, 20.0, doc="Gaussian PSF sigma, px"),
+        P("scan_jitter_px", Uniform(0.0, 0.8), 0.0, 10.0, doc="scan-line jitter, px"),
+        P("illumination_gradient", Uniform(0.0, 1.5), 0.0, 20.0, doc="smooth illumination change across the field"),
+        P("brightness", Uniform(0.3, 0.7), 0.0, 1.0, doc="mean signal"),
+        P("contrast", Uniform(0.6, 2.0), 0.01, 10.0, doc="gain around the mean"),
+        P("gamma", LogUniform(0.6, 1.6), 0.1, 10.0, doc="output gamma"),
+        P("dose_e_per_px", LogUniform(8.0, 500.0), 0.01, 1e7, doc="counts per pixel at full signal (shot noise)"),
+        P("read_noise", Uniform(0.0, 0.05), 0.0, 1.0, doc="additive Gaussian noise std"),
+        P("invert", Choice((False, True)), options=(False, True), doc="negative image"),
+        P("pixel_size_nm", Constant(1000.0), 0.001, 1e9, doc="pixel size, nm (ASTM grain size number)"),
+    )
+)
+
+
+def _structure(shape, s, rng):
+    style = s["boundary_style"]
+    spec = generate_grains(
+        shape,
+        mean_grain_diameter_px=s["mean_grain_diameter_px"],
+        n_grains=s["n_grains"] or None,
+        size_spread=s["size_spread"],
+        relaxation_steps=s["relaxation_steps"],
+        waviness=s["waviness"],
+        waviness_wavelength=s["waviness_wavelength"],
+        merge_fraction=s["merge_fraction"],
+        label_width_px=s["label_width_px"],
+        groove_width_px=s["groove_width_px"],
+        groove_depth=0.0 if style == "step" else 1.0,
+        groove_width_variation=s["groove_width_variation"],
+        boundary_gap_fraction=s["boundary_gap_fraction"],
+        grain_contrast=s["grain_contrast"],
+        # with no line at all, the tint step between neighbours is the boundary's only cue
+        min_adjacent_contrast=max(s["min_adjacent_contrast"], 0.08 if style == "step" else 0.0),
+        texture_amplitude=s["texture_amplitude"],
+        texture_wavelength=s["texture_wavelength"],
+        pixel_size_nm=s["pixel_size_nm"],
+        rng=rng,
+    )
+    d = spec.stats["target_grain_diameter_px"]
+    return add_distractors(
+        spec,
+        particles_per_grain=s["particles_per_grain"],
+        particle_size_px=s["particle_size_rel"] * d,
+        particle_style=s["particle_style"],
+        particle_contrast=s["particle_contrast"],
+        blobs_per_grain=s["blobs_per_grain"],
+        blob_size_px=max(1.0, s["blob_size_rel"] * d),
+        blob_contrast=s["blob_contrast"],
+        rings_per_grain=s["rings_per_grain"],
+        scratches=s["scratches"],
+        rng=rng,
+    )
+
+
+def _imaging(specimen, s, rng):
+    style = s["boundary_style"]
+    bc = s["boundary_contrast"]
+    topo = {"groove": bc, "ridge": -bc, "edge": 0.0, "step": 0.0}[style]
+    # SEM edge effect: on boundaries in 'edge' style, and on raised ('bump') particles,
+    # where it also brightens groove flanks as in a real secondary-electron image
+    uses_edge = style == "edge" or s["particle_style"] == "bump"
+    edge = s["edge_strength"] * max(bc, 0.2) if uses_edge else 0.0
+    return image_detector(
+        specimen,
+        topography_contrast=topo,
+        edge_contrast=edge,
+        background_amplitude=s["background_amplitude"],
+        background_wavelength_px=s["background_wavelength_px"],
+        blur_sigma_px=s["blur_sigma_px"],
+        scan_jitter_px=s["scan_jitter_px"],
+        illumination_gradient=s["illumination_gradient"],
+        brightness=s["brightness"],
+        contrast=s["contrast"],
+        gamma=s["gamma"],
+        dose_e_per_px=s["dose_e_per_px"],
+        read_noise=s["read_noise"],
+        invert=s["invert"],
+        rng=rng,
+    )
+
+
+GRAIN_BOUNDARIES = register_recipe(
+    Recipe(
+        name="grain_boundaries",
+        space=SPACE,
+        structure=_structure,
+        imaging=_imaging,
+        classes=("grain", "boundary"),
+        description="polycrystal grains (relaxed, warped Voronoi) with boundary labels",
+    )
+)

@@ -1,0 +1,23 @@
+"""Partial models of the material (pure numpy/scipy): they make Specimens."""
+
+from synthscope.structures.distractors import PARTICLE_STYLES, add_distractors
+from synthscope.structures.grains import (
+    astm_grain_size_number,
+    boundary_edges,
+    generate_grains,
+    grain_statistics,
+)
+from synthscope.structures.specimen import Specimen
+from synthscope.structures.textures import fbm_noise, smooth_field
+
+__all__ = [
+    "PARTICLE_STYLES",
+    "Specimen",
+    "add_distractors",
+    "astm_grain_size_number",
+    "boundary_edges",
+    "fbm_noise",
+    "generate_grains",
+    "grain_statistics",
+    "smooth_field",
+]

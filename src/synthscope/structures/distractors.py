@@ -1,0 +1,180 @@
+"""Distractors: features that look like structure but are labelled background.
+
+Particles and precipitates on boundaries and triple junctions, blobs and rings inside
+grains (inclusions, vesicles, organelles), scratches. They change the material maps
+(tint, height) and never the class labels, as annotators trace a boundary through a
+particle sitting on it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from scipy import stats as _st
+
+from synthscope.structures.specimen import Specimen
+from synthscope.structures.textures import smooth_field
+
+__all__ = ["add_distractors", "PARTICLE_STYLES"]
+
+#: how a particle looks: bump with a bright rim in SEM, dark outline in light optics,
+#: or a plain bright/dark blob
+PARTICLE_STYLES = ("bump", "dark_rim", "bright", "dark")
+#: particles are drawn one by one; beyond this many per image they would cover it
+MAX_PARTICLES = 150
+
+
+def _triple_junctions(inst: np.ndarray) -> np.ndarray:
+    a, b = inst[:-1, :-1], inst[:-1, 1:]
+    c, d = inst[1:, :-1], inst[1:, 1:]
+    n_diff = (a != b).astype(np.int8) + (a != c) + (a != d) + (b != c) + (b != d) + (c != d)
+    return np.argwhere(n_diff >= 5)
+
+
+def _stamp(tint, height, cy, cx, radius, *, style, contrast, aspect, angle, irregularity, rng):
+    """Draw one irregular blob (anti-aliased) into tint/height in place."""
+    h, w = tint.shape
+    r_out = radius * (1.0 + irregularity) * max(aspect, 1.0 / aspect) + 3
+    y0, y1 = max(0, int(cy - r_out)), min(h, int(cy + r_out) + 1)
+    x0, x1 = max(0, int(cx - r_out)), min(w, int(cx + r_out) + 1)
+    if y0 >= y1 or x0 >= x1:
+        return
+    dy = np.arange(y0, y1, dtype=np.float32)[:, None] - np.float32(cy)
+    dx = np.arange(x0, x1, dtype=np.float32)[None, :] - np.float32(cx)
+    ca, sa = math.cos(angle), math.sin(angle)
+    u = (ca * dx + sa * dy) / aspect
+    v = -sa * dx + ca * dy
+    rho = np.hypot(u, v)
+    theta = np.arctan2(v, u)
+    k = np.arange(2, 6)
+    coef = irregularity * rng.standard_normal(4) / k
+    phase = rng.uniform(0, 2 * np.pi, 4)
+    rad = radius * (1.0 + np.tensordot(coef, np.cos(k[:, None, None] * theta[None] + phase[:, None, None]), 1))
+    sd = rho - rad  # signed distance, negative inside
+    inside = np.clip(0.5 - sd, 0.0, 1.0)
+    rim = np.exp(-((sd / max(1.0, 0.12 * radius)) ** 2))
+    sl = (slice(y0, y1), slice(x0, x1))
+    if style == "bump":
+        # raised particle: the detector's edge effect turns its flank into a bright rim
+        dome = inside * np.sqrt(np.clip(1.0 - (rho / np.maximum(rad, 1e-3)) ** 2, 0.0, 1.0))
+        height[sl] = np.maximum(height[sl], 2.0 * dome)
+        tint[sl] = tint[sl] * (1 - inside) + inside * (tint[sl] + contrast)
+    elif style == "dark_rim":
+        tint[sl] = tint[sl] * (1 - inside) + inside * (tint[sl] + 0.3 * contrast) - contrast * rim
+    elif style == "bright":
+        tint[sl] = tint[sl] + contrast * inside
+    else:
+        tint[sl] = tint[sl] - contrast * inside
+
+
+def _field_blobs(tint, count, radius, contrast, *, ring, rng):
+    """About ``count`` blobs (or their outlines) of radius ~``radius`` from a thresholded
+    smooth field; the threshold sets the covered area to count * pi r^2."""
+    h, w = tint.shape
+    frac = min(0.3, count * math.pi * radius**2 / (h * w))
+    if frac <= 0:
+        return
+    f = smooth_field((h, w), wavelength_px=max(3.0, 3.0 * radius), rng=rng)
+    # threshold of a unit normal field leaving `frac` of the area above it
+    thr = float(_st.norm.isf(frac))
+    if ring:
+        width = rng.uniform(0.15, 0.35)
+        weight = np.clip(1.0 - np.abs(f - thr) / width, 0.0, 1.0)
+    else:
+        weight = np.clip((f - thr) / 0.15, 0.0, 1.0)
+    tint += np.float32(contrast * (0.6 + 0.8 * rng.random())) * weight
+
+
+def _scratch(tint, *, contrast, width, rng):
+    h, w = tint.shape
+    p = rng.uniform((0, 0), (h, w))
+    ang = rng.uniform(0, np.pi)
+    n = np.array([math.cos(ang), -math.sin(ang)])
+    yy = np.arange(h, dtype=np.float32)[:, None] - p[0]
+    xx = np.arange(w, dtype=np.float32)[None, :] - p[1]
+    d = np.abs(n[0] * yy + n[1] * xx)
+    tint += contrast * np.clip(0.5 + width / 2 - d, 0.0, 1.0)
+
+
+def add_distractors(
+    specimen: Specimen,
+    *,
+    particles_per_grain: float = 0.0,
+    particle_size_px: float = 8.0,
+    particle_style: str = "bump",
+    particle_contrast: float = 0.3,
+    junction_preference: float = 0.5,
+    blobs_per_grain: float = 0.0,
+    blob_size_px: float = 4.0,
+    blob_contrast: float = -0.2,
+    rings_per_grain: float = 0.0,
+    scratches: int = 0,
+    scratch_contrast: float = 0.1,
+    rng: np.random.Generator | int | None = None,
+) -> Specimen:
+    """Add background-labelled distractors to a grain specimen's tint and height maps.
+
+    Parameters
+    ----------
+    specimen : Specimen with ``instances`` and maps ``tint``, ``height``
+    particles_per_grain : float >= 0
+        Particles on boundaries and triple junctions, per grain.
+    particle_size_px : float > 0
+        Mean particle radius, px (log-normal spread of 30 %).
+    particle_style : one of PARTICLE_STYLES
+    particle_contrast : float
+        Tint change inside particles.
+    junction_preference : float in [0, 1]
+        Share of particles placed on triple junctions rather than along boundaries.
+    blobs_per_grain, blob_size_px, blob_contrast
+        Elongated blobs inside grains (inclusions, organelles): count per grain,
+        radius px, signed tint change.
+    rings_per_grain : float >= 0
+        Thin rings (vesicles, etch pits) inside grains, per grain.
+    scratches : int >= 0
+        Straight polishing scratches across the image.
+    scratch_contrast : float
+        Signed tint change along scratches.
+    rng : Generator, int or None
+
+    Returns
+    -------
+    A new Specimen with the same labels and updated maps; ``stats['n_particles']``.
+    """
+    if particle_style not in PARTICLE_STYLES:
+        raise ValueError(f"particle_style must be one of {PARTICLE_STYLES}, got {particle_style!r}")
+    rng = np.random.default_rng(rng)
+    inst = specimen.instances
+    tint = specimen.maps["tint"].copy()
+    height = specimen.maps["height"].copy()
+    n_grains = max(1, int(specimen.stats.get("grain_count", inst.max())))
+
+    n_part = int(rng.poisson(particles_per_grain * n_grains)) if particles_per_grain > 0 else 0
+    n_part = min(n_part, MAX_PARTICLES)
+    if n_part:
+        junctions = _triple_junctions(inst)
+        edges = np.argwhere(specimen.labels > 0)
+        for _ in range(n_part):
+            pool = junctions if (len(junctions) and rng.random() < junction_preference) else edges
+            if len(pool) == 0:
+                break
+            cy, cx = pool[rng.integers(len(pool))] + rng.normal(0, 1.0, 2)
+            r = particle_size_px * math.exp(0.3 * rng.standard_normal())
+            _stamp(
+                tint, height, cy, cx, max(1.0, r), style=particle_style,
+                contrast=particle_contrast * (0.7 + 0.6 * rng.random()),
+                aspect=math.exp(0.2 * rng.standard_normal()), angle=rng.uniform(0, np.pi),
+                irregularity=rng.uniform(0.0, 0.25), rng=rng,
+            )
+    h, w = inst.shape
+    # Blobs and rings: level sets of a smooth random field, sized and counted as asked;
+    # one field costs the same for ten blobs or ten thousand.
+    if blobs_per_grain > 0:
+        _field_blobs(tint, blobs_per_grain * n_grains, blob_size_px, blob_contrast, ring=False, rng=rng)
+    if rings_per_grain > 0:
+        _field_blobs(tint, rings_per_grain * n_grains, blob_size_px, blob_contrast, ring=True, rng=rng)
+    for _ in range(int(scratches)):
+        _scratch(tint, contrast=scratch_contrast * (0.5 + rng.random()), width=rng.uniform(0.7, 2.0), rng=rng)
+    return specimen.with_maps(tint=tint, height=height).with_stats(n_particles=n_part)
