@@ -13,7 +13,14 @@ from synthscope.params.distributions import (
     Uniform,
     parse_distribution,
 )
-from synthscope.params.space import DESIGNS, STAGES, Parameter, ParameterSpace, sample_seed, stage_rng
+from synthscope.params.space import (
+    DESIGNS,
+    STAGES,
+    Parameter,
+    ParameterSpace,
+    sample_seed,
+    stage_rng,
+)
 
 __all__ = [
     "DISTRIBUTIONS",

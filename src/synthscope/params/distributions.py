@@ -374,6 +374,8 @@ def parse_distribution(spec: Any) -> Distribution:
             except TypeError as err:
                 raise ValueError(f"{text!r}: {err}") from err
         if isinstance(tree, ast.Name):
+            if tree.id.lower() in ("nan", "inf", "infinity"):
+                raise ValueError(f"value must be a finite number, got {tree.id}")
             return Constant(tree.id)
         value = _literal(tree, text)
         return parse_distribution(value)

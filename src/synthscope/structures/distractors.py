@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 from scipy import stats as _st
 
 from synthscope.structures.specimen import Specimen

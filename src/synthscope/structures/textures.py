@@ -69,24 +69,25 @@ def smooth_field(
     """
     rng = np.random.default_rng(rng)
     h, w = shape
-    step = max(1.0, wavelength_px / 4.0)
-    sh, sw = max(4, int(np.ceil(h / step)) + 1), max(4, int(np.ceil(w / step)) + 1)
-    small = ndi.gaussian_filter(rng.standard_normal((sh, sw)).astype(np.float32), 1.0, mode="wrap")
-    out = _upsample_matrix(h, sh) @ small @ _upsample_matrix(w, sw).T
+    step = wavelength_px / 4.0
+    if step < 2.0:
+        # fine fields: smooth white noise at full resolution
+        out = ndi.gaussian_filter(rng.standard_normal((h, w), dtype=np.float32), max(step, 0.5), mode="wrap")
+    else:
+        sh, sw = max(4, int(np.ceil(h / step)) + 1), max(4, int(np.ceil(w / step)) + 1)
+        small = ndi.gaussian_filter(rng.standard_normal((sh, sw), dtype=np.float32), 1.0, mode="wrap")
+        out = _lerp_rows(_lerp_rows(small, h).T, w).T
     std = out.std()
     return ((out - out.mean()) / (std if std > 0 else 1.0)).astype(np.float32, copy=False)
 
 
-def _upsample_matrix(n_out: int, n_in: int) -> np.ndarray:
-    """(n_out, n_in) linear-interpolation matrix spanning the same extent (separable zoom
-    by matrix products: much faster than ndimage.zoom for these small inputs)."""
+def _lerp_rows(a: np.ndarray, n_out: int) -> np.ndarray:
+    """Linear interpolation of the rows of ``a`` onto ``n_out`` rows spanning the same
+    extent (separable zoom; cheaper than ndimage.zoom for these small inputs)."""
+    n_in = a.shape[0]
     pos = (np.arange(n_out, dtype=np.float32) + 0.5) * (n_in / n_out) - 0.5
     pos = np.clip(pos, 0, n_in - 1)
-    i0 = np.floor(pos).astype(int)
+    i0 = np.floor(pos).astype(np.intp)
     i1 = np.minimum(i0 + 1, n_in - 1)
-    f = (pos - i0).astype(np.float32)
-    m = np.zeros((n_out, n_in), dtype=np.float32)
-    rows = np.arange(n_out)
-    m[rows, i0] += 1.0 - f
-    m[rows, i1] += f
-    return m
+    f = (pos - i0).astype(np.float32)[:, None]
+    return a[i0] * (1.0 - f) + a[i1] * f

@@ -1,0 +1,1 @@
+"""The synthscope command line."""

@@ -1,0 +1,102 @@
+"""Scoring a model and the baselines on real, labelled images."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from synthscope.evaluation.baselines import BASELINES
+from synthscope.evaluation.metrics import (
+    boundary_f1,
+    dice,
+    grain_size_distance,
+    grains_from_boundaries,
+    iou,
+    mean_iou,
+    pixel_error,
+)
+from synthscope.structures.grains import grain_statistics
+
+__all__ = ["score_pair", "evaluate_folder", "FolderScores", "aggregate"]
+
+
+def score_pair(pred: np.ndarray, gt: np.ndarray, *, boundary_class: int | None = 1,
+               tolerance_px: float = 2.0, grain_stats: bool = True) -> dict:
+    """All metrics of one prediction against its truth."""
+    out = {
+        "pixel_error": pixel_error(pred, gt),
+        "iou": {int(c): iou(pred, gt, int(c)) for c in np.union1d(np.unique(gt), np.unique(pred))},
+        "mean_iou": mean_iou(pred, gt),
+        "dice": dice(pred, gt, boundary_class or 1),
+    }
+    if boundary_class is not None:
+        bf = boundary_f1(pred, gt, tolerance_px=tolerance_px, cls=boundary_class)
+        out.update(boundary_precision=bf.precision, boundary_recall=bf.recall, boundary_f1=bf.f1)
+        if grain_stats:
+            gp = grains_from_boundaries(pred == boundary_class)
+            gg = grains_from_boundaries(gt == boundary_class)
+            sp, sg = grain_statistics(gp), grain_statistics(gg)
+            out.update(
+                grain_count_pred=sp["grain_count"], grain_count_true=sg["grain_count"],
+                mean_grain_area_pred=sp["mean_grain_area_px"], mean_grain_area_true=sg["mean_grain_area_px"],
+                astm_pred=sp["astm_grain_size_number"], astm_true=sg["astm_grain_size_number"],
+                grain_size_ks=grain_size_distance(np.bincount(gp.ravel())[1:], np.bincount(gg.ravel())[1:]),
+            )
+    return out
+
+
+def _mean(vals):
+    v = [x for x in vals if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    return float(np.mean(v)) if v else float("nan")
+
+
+def aggregate(per_image: list[dict]) -> dict:
+    """Mean of each scalar metric over images (NaNs skipped)."""
+    keys = [k for k, v in per_image[0].items() if isinstance(v, (int, float))]
+    out = {k: _mean([p[k] for p in per_image]) for k in keys}
+    classes = sorted({c for p in per_image for c in p["iou"]})
+    out["iou"] = {c: _mean([p["iou"].get(c, float("nan")) for p in per_image]) for c in classes}
+    return out
+
+
+@dataclass
+class FolderScores:
+    name: str
+    model: dict
+    baselines: dict
+    best_baseline: str
+    per_image: list = field(default_factory=list)
+
+
+def evaluate_folder(folder, predictor: Callable[[np.ndarray], np.ndarray], *, name: str | None = None,
+                    boundary_class: int | None = 1, tolerance_px: float = 2.0,
+                    on_image: Callable | None = None, key: str = "boundary_f1") -> FolderScores:
+    """Score ``predictor`` (image -> class map) and every baseline on a `RealFolder`.
+
+    ``on_image(stem, image, truth, prediction)`` is called per image (for figures).
+    The best baseline is the one (polarity included) with the best mean ``key``.
+    """
+    model_scores, base_scores = [], {b: [] for b in BASELINES}
+    per_image = []
+    for i in range(len(folder)):
+        img, gt = folder.pair(i)
+        if gt is None:
+            raise ValueError(f"{folder.images[i]}: no mask to score against")
+        pred = predictor(img)
+        s = score_pair(pred, gt, boundary_class=boundary_class, tolerance_px=tolerance_px)
+        model_scores.append(s)
+        per_image.append({"stem": folder.stem(i), **{k: v for k, v in s.items() if k != "iou"}})
+        for b, fn in BASELINES.items():
+            base_scores[b].append(score_pair(fn(img), gt, boundary_class=boundary_class,
+                                             tolerance_px=tolerance_px, grain_stats=False))
+        if on_image:
+            on_image(folder.stem(i), img, gt, pred)
+    model_agg = aggregate(model_scores)
+    base_agg = {b: aggregate(v) for b, v in base_scores.items()}
+    metric = key if key in model_agg else "mean_iou"
+    best = max(base_agg, key=lambda b: base_agg[b][metric])
+    return FolderScores(name=name or folder.path.name, model=model_agg, baselines=base_agg,
+                        best_baseline=best, per_image=per_image)

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+
+from synthscope.imaging import add_shot_noise, augment_pair, image_detector
+from synthscope.structures import Specimen, generate_grains
+
+from .conftest import SEED
+
+
+def _spec():
+    return generate_grains((96, 96), mean_grain_diameter_px=24, rng=SEED)
+
+
+def test_detector_invariants():
+    s = _spec()
+    a = image_detector(s, rng=SEED)
+    b = image_detector(s, rng=SEED)
+    c = image_detector(s, rng=SEED + 1)
+    assert a.dtype == np.float32 and a.shape == s.shape
+    assert 0 <= a.min() and a.max() <= 1
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_shot_noise_has_poisson_variance():
+    rng = np.random.default_rng(SEED)
+    sig = np.full((200, 200), 0.5, np.float32)
+    for dose in (10.0, 400.0):  # exact Poisson and its normal limit
+        x = add_shot_noise(sig, dose, rng=rng)
+        assert abs(x.mean() - 0.5) < 0.01
+        assert abs(x.var() / (0.5 / dose) - 1) < 0.05
+    with pytest.raises(ValueError, match="dose_e_per_px"):
+        add_shot_noise(sig, 0, rng=rng)
+
+
+def test_grooves_are_dark_and_edge_effect_bright():
+    s = generate_grains((128, 128), mean_grain_diameter_px=30, grain_contrast=0.0, min_adjacent_contrast=0,
+                        texture_amplitude=0, groove_width_px=3, rng=SEED)
+    on = s.labels > 0
+    kw = dict(blur_sigma_px=0.5, dose_e_per_px=1e5, read_noise=0, rng=SEED)
+    groove = image_detector(s, topography_contrast=1.0, **kw)
+    assert groove[on].mean() < groove[~on].mean() - 0.1
+    ridge = image_detector(s, topography_contrast=-1.0, **kw)
+    assert ridge[on].mean() > ridge[~on].mean() + 0.1
+    inverted = image_detector(s, topography_contrast=1.0, invert=True, **kw)
+    assert inverted[on].mean() > inverted[~on].mean() + 0.1
+
+
+def test_blur_lowers_noise_roughness():
+    s = _spec()
+    sharp = image_detector(s, blur_sigma_px=0.0, dose_e_per_px=1e5, read_noise=0, rng=1)
+    soft = image_detector(s, blur_sigma_px=2.0, dose_e_per_px=1e5, read_noise=0, rng=1)
+    assert np.abs(np.diff(soft)).mean() < np.abs(np.diff(sharp)).mean()
+
+
+def test_detector_rejects_bad_settings():
+    with pytest.raises(ValueError):
+        image_detector(_spec(), blur_sigma_px=-1)
+    with pytest.raises(ValueError):
+        image_detector(Specimen(labels=np.zeros((8, 8), np.uint8), maps={"tint": np.zeros((8, 8), np.float32)}),
+                       dose_e_per_px=0)
+
+
+def test_augment_keeps_pairs_aligned():
+    s = generate_grains((128, 128), mean_grain_diameter_px=30, rng=SEED)
+    img = s.labels.astype(np.float32)  # the image is the mask: augmentation must keep them aligned
+    for i in range(10):
+        a, m = augment_pair(img, s.labels, intensity_jitter=0.0, rng=i)
+        assert a.shape == img.shape and m.dtype == np.uint8
+        assert np.mean((a > 0.5) == (m > 0)) > 0.97
+    a1, m1 = augment_pair(img, s.labels, rng=5)
+    a2, m2 = augment_pair(img, s.labels, rng=5)
+    assert np.array_equal(a1, a2) and np.array_equal(m1, m2)

@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from synthscope.learning import Stage, TrainConfig, create_model, load_model, predict, train  # noqa: E402
+from synthscope.learning.data import RecipeDataset  # noqa: E402
+from synthscope.recipes import get_recipe  # noqa: E402
+
+
+def test_create_model_registry():
+    m = create_model("unet", width=8)
+    y = m(torch.zeros(1, 1, 64, 64))
+    assert y.shape == (1, 2, 64, 64)
+    with pytest.raises(ValueError, match="unknown arch 'vit'; allowed: unet"):
+        create_model("vit")
+
+
+def test_stream_item_i_is_sample_i():
+    r = get_recipe("grain_boundaries")
+    ds = RecipeDataset(r, entropy=3, size=64, augment=False)
+    x, y = ds[5]
+    s = r.render_index(5, entropy=3, shape=(64, 64))
+    assert np.array_equal(y[0].numpy(), s.mask)
+    x2, _ = RecipeDataset(r, entropy=3, size=64)[5]
+    x3, _ = RecipeDataset(r, entropy=3, size=64)[5]
+    assert torch.equal(x2, x3)
+
+
+def test_train_checkpoint_resume_and_predict_any_size(tmp_path):
+    r = get_recipe("grain_boundaries")
+    cfg = TrainConfig(model_kwargs={"width": 8}, classes=r.classes, stages=(Stage(64, 2, 0.5), Stage(96, 2, 0.5)),
+                      max_minutes=None, max_steps=4, loader_workers=0, log_every=1)
+    s1 = train(tmp_path / "run", cfg, recipe=r)
+    assert s1["steps"] == 4 and (tmp_path / "run" / "model.pt").exists()
+    cfg2 = TrainConfig(**{**cfg.__dict__, "max_steps": 6})
+    s2 = train(tmp_path / "run", cfg2, recipe=r)  # resumes at step 4
+    assert s2["steps"] == 6
+    model = load_model(tmp_path / "run")
+    p = predict(model, np.random.default_rng(0).random((70, 150)).astype(np.float32), roi_size=64)
+    assert p.shape == (2, 70, 150)
+    np.testing.assert_allclose(p.sum(0), 1.0, atol=1e-4)
+
+
+def test_train_config_validation():
+    with pytest.raises(ValueError, match="shares"):
+        TrainConfig(stages=(Stage(64, 2, 0.5),))
+    with pytest.raises(ValueError, match="max_minutes or max_steps"):
+        TrainConfig(max_minutes=None, max_steps=None)

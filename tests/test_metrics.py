@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+from synthscope.evaluation import (
+    boundary_f1,
+    dice,
+    grain_size_distance,
+    grains_from_boundaries,
+    iou,
+    kmeans_segment,
+    mean_iou,
+    otsu_segment,
+    pixel_error,
+    score_pair,
+)
+
+
+def test_pixel_metrics_hand_computed():
+    gt = np.array([[0, 0, 1, 1]] * 2, np.uint8)
+    pr = np.array([[0, 1, 1, 0]] * 2, np.uint8)
+    assert pixel_error(pr, gt) == 0.5
+    assert iou(pr, gt, 1) == pytest.approx(1 / 3)  # |{2}| / |{1,2,3}|
+    assert iou(pr, gt, 0) == pytest.approx(1 / 3)
+    assert mean_iou(pr, gt) == pytest.approx(1 / 3)
+    assert dice(pr, gt, 1) == pytest.approx(0.5)
+    assert np.isnan(iou(np.zeros((2, 2)), np.zeros((2, 2)), 1))
+    with pytest.raises(ValueError, match="shape"):
+        iou(np.zeros((2, 2)), np.zeros((3, 2)))
+
+
+def test_boundary_f1_tolerance_hand_computed():
+    gt = np.zeros((40, 40), np.uint8)
+    gt[20, 5:35] = 1  # a 30 px line
+    near = np.zeros_like(gt)
+    near[22, 5:35] = 1  # 2 px off: inside the tolerance
+    far = np.zeros_like(gt)
+    far[23, 5:35] = 1  # 3 px off: outside
+    assert boundary_f1(near, gt, tolerance_px=2).f1 == pytest.approx(1.0)
+    assert boundary_f1(far, gt, tolerance_px=2).f1 == 0.0
+    half = np.zeros_like(gt)
+    half[20, 5:20] = 1  # half the line, exactly on it
+    bf = boundary_f1(half, gt, tolerance_px=2)
+    assert bf.precision == 1.0
+    assert bf.recall == pytest.approx(17 / 30)  # 15 px plus the 2 px reached by the tolerance
+    thick = np.zeros_like(gt)
+    thick[18:23, 5:35] = 1  # a 5 px wide band on the line: thinning makes it a line again
+    assert boundary_f1(thick, gt, tolerance_px=2).f1 > 0.95
+    assert boundary_f1(np.zeros_like(gt), np.zeros_like(gt)).f1 == 1.0
+    assert boundary_f1(np.zeros_like(gt), gt).f1 == 0.0
+
+
+def test_grains_from_boundaries_and_distance():
+    b = np.zeros((30, 30), bool)
+    b[:, 15] = True
+    b[10, :15] = True
+    g = grains_from_boundaries(b, min_area_px=5)
+    assert g.max() == 3 and (g > 0).all()
+    assert grain_size_distance([1, 2, 3], [1, 2, 3]) == 0.0
+    assert grain_size_distance([1, 2], [10, 20]) == 1.0
+
+
+def test_baselines_both_polarities():
+    img = np.full((20, 20), 0.8, np.float32)
+    img[:, 10:] = 0.2
+    assert otsu_segment(img, dark_foreground=True)[:, 10:].all()
+    assert not otsu_segment(img, dark_foreground=True)[:, :10].any()
+    assert kmeans_segment(img, dark_foreground=False)[:, :10].all()
+
+
+def test_score_pair_reports_grain_statistics():
+    gt = np.zeros((64, 64), np.uint8)
+    gt[:, 32] = 1
+    s = score_pair(gt, gt)
+    assert s["boundary_f1"] == 1.0 and s["grain_count_pred"] == s["grain_count_true"] == 2

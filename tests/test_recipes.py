@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+import yaml
+
+from synthscope.recipes import get_recipe, list_recipes, load_scenario_file
+
+from .conftest import SEED
+
+# one entry per registered recipe: (classes, shape to render at)
+CASES = {"grain_boundaries": (("grain", "boundary"), (96, 128))}
+
+
+def test_every_recipe_has_a_case():
+    assert set(CASES) == set(list_recipes())
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_recipe_invariants(name):
+    r = get_recipe(name)
+    classes, shape = CASES[name]
+    assert r.classes == classes
+    a = r.render_index(3, entropy=SEED, shape=shape)
+    b = r.render_index(3, entropy=SEED, shape=shape)
+    c = r.render_index(4, entropy=SEED, shape=shape)
+    assert a.image.shape == shape and a.image.dtype == np.float32 and a.mask.dtype == np.uint8
+    assert 0 <= a.image.min() and a.image.max() <= 1
+    assert a.mask.max() < len(classes)
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask)
+    assert not np.array_equal(a.image, c.image)
+    assert a.scenario == r.space.validate_scenario(a.scenario)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_scenario_round_trips_through_yaml(name, tmp_path):
+    r = get_recipe(name)
+    scen = r.space.sample_one(SEED, 0)
+    back = yaml.safe_load(yaml.safe_dump(scen))
+    a = r.render(scen, shape=(64, 64), entropy=1, index=0)
+    b = r.render(back, shape=(64, 64), entropy=1, index=0)
+    assert np.array_equal(a.image, b.image)
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump({"recipe": name, "parameters": r.space.to_dict()}))
+    named, params = load_scenario_file(f)
+    assert named == name and r.space.with_overrides(params).to_dict() == r.space.to_dict()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_imaging_change_leaves_structure_unchanged(name):
+    r = get_recipe(name)
+    scen = r.space.sample_one(SEED, 0)
+    other = {**scen, "blur_sigma_px": 2.0, "dose_e_per_px": 20.0}
+    a = r.render(scen, shape=(64, 64), entropy=1, index=0)
+    b = r.render(other, shape=(64, 64), entropy=1, index=0)
+    assert np.array_equal(a.mask, b.mask) and not np.array_equal(a.image, b.image)
+
+
+def test_unknown_recipe_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown recipe 'grains'; allowed: grain_boundaries"):
+        get_recipe("grains")
+
+
+def test_scenario_file_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("recipe: grain_boundaries\nparameters: [1, 2\n")
+    with pytest.raises(ValueError, match=r"bad.yaml: malformed YAML at line"):
+        load_scenario_file(bad)
+    odd = tmp_path / "odd.yaml"
+    odd.write_text("recipe: grain_boundaries\nparams: {}\n")
+    with pytest.raises(ValueError, match="unknown key 'params'"):
+        load_scenario_file(odd)
+    with pytest.raises(ValueError, match="cannot read"):
+        load_scenario_file(tmp_path / "missing.yaml")

@@ -1,0 +1,131 @@
+import numpy as np
+import pytest
+
+from synthscope.structures import (
+    add_distractors,
+    astm_grain_size_number,
+    boundary_edges,
+    fbm_noise,
+    generate_grains,
+    grain_statistics,
+    smooth_field,
+)
+
+from .conftest import SEED
+
+
+def test_grains_invariants():
+    a = generate_grains((96, 128), mean_grain_diameter_px=20, rng=SEED)
+    b = generate_grains((96, 128), mean_grain_diameter_px=20, rng=SEED)
+    c = generate_grains((96, 128), mean_grain_diameter_px=20, rng=SEED + 1)
+    assert a.labels.shape == (96, 128) and a.labels.dtype == np.uint8
+    assert a.instances.dtype == np.int32 and a.instances.min() >= 1
+    assert set(np.unique(a.labels)) <= {0, 1}
+    assert np.array_equal(a.labels, b.labels) and np.array_equal(a.maps["tint"], b.maps["tint"])
+    assert not np.array_equal(a.labels, c.labels)
+    for m in a.maps.values():
+        assert m.dtype == np.float32 and np.isfinite(m).all()
+    # instance ids are compact 1..N
+    assert np.array_equal(np.unique(a.instances), np.arange(1, a.instances.max() + 1))
+
+
+def test_boundary_label_lies_on_instance_edges():
+    s = generate_grains((128, 128), mean_grain_diameter_px=25, label_width_px=1, rng=SEED)
+    assert np.array_equal(s.labels.astype(bool), boundary_edges(s.instances))
+
+
+@pytest.mark.parametrize("target", [20.0, 40.0, 80.0])
+def test_mean_grain_diameter_hits_target_within_10_percent(target):
+    """Acceptance: mean grain diameter within 10 % of the target over 100 samples."""
+    rng = np.random.default_rng(SEED)
+    d = [
+        generate_grains((256, 256), mean_grain_diameter_px=target, relaxation_steps=int(rng.integers(0, 4)),
+                        size_spread=rng.uniform(0, 0.5), waviness=rng.uniform(0, 0.3),
+                        merge_fraction=rng.uniform(0, 0.35), rng=rng).stats["mean_grain_diameter_px"]
+        for _ in range(100)
+    ]
+    assert abs(np.mean(d) / target - 1) < 0.10, np.mean(d)
+
+
+def test_n_grains_sets_the_count():
+    s = [generate_grains((256, 256), n_grains=60, rng=i).stats["grain_count_jeffries"] for i in range(30)]
+    assert abs(np.mean(s) / 60 - 1) < 0.12
+
+
+def test_relaxation_makes_sizes_more_regular():
+    def cv(steps):
+        out = []
+        for i in range(10):
+            s = generate_grains((256, 256), mean_grain_diameter_px=30, relaxation_steps=steps, waviness=0, rng=i)
+            areas = np.bincount(s.instances.ravel())[1:]
+            out.append(areas.std() / areas.mean())
+        return np.mean(out)
+
+    assert cv(5) < 0.75 * cv(0)
+
+
+def test_merging_makes_non_convex_grains():
+    from skimage.measure import regionprops
+
+    def solidity(m):
+        s = generate_grains((256, 256), mean_grain_diameter_px=40, merge_fraction=m, waviness=0, rng=3)
+        return np.mean([r.solidity for r in regionprops(s.instances) if r.area > 50])
+
+    assert solidity(0.5) < solidity(0.0) - 0.02
+
+
+def test_min_adjacent_contrast_is_enforced():
+    s = generate_grains((128, 128), mean_grain_diameter_px=25, grain_contrast=0.02, min_adjacent_contrast=0.1,
+                        texture_amplitude=0, groove_depth=0, rng=SEED)
+    inst, tint = s.instances, s.maps["tint"]
+    a, b = inst[:, 1:], inst[:, :-1]
+    d = a != b
+    diffs = np.abs(tint[:, 1:][d] - tint[:, :-1][d])
+    assert np.quantile(diffs, 0.1) >= 0.099
+
+
+def test_statistics_hand_computed():
+    inst = np.zeros((10, 10), np.int32)
+    inst[:, :5] = 1
+    inst[:, 5:] = 2
+    inst[4:6, 4:6] = 3  # inside, touching no border
+    st = grain_statistics(inst, pixel_size_nm=1000)
+    assert st["grain_count"] == 3
+    assert st["grain_count_jeffries"] == 2 * 0.5 + 1
+    assert st["mean_grain_area_px"] == pytest.approx(100 / 2)
+    assert st["mean_equivalent_diameter_px"] == pytest.approx(np.sqrt(4 * 4 / np.pi))
+
+
+def test_astm_number_against_the_standard_table():
+    # ASTM E112 Table 4: G = 1 at 15.50 grains/mm^2 (mean area 0.0645 mm^2),
+    # G = 8 at 1984 grains/mm^2 (mean area 504 um^2)
+    px_nm = 1000.0  # 1 um pixels: area in px equals um^2
+    assert astm_grain_size_number(0.0645e6, px_nm) == pytest.approx(1.0, abs=0.02)
+    assert astm_grain_size_number(504.0, px_nm) == pytest.approx(8.0, abs=0.02)
+
+
+def test_distractors_change_maps_not_labels():
+    s = generate_grains((128, 128), mean_grain_diameter_px=30, rng=SEED)
+    d = add_distractors(s, particles_per_grain=1.0, particle_size_px=5, blobs_per_grain=0.5, rings_per_grain=0.3,
+                        scratches=2, rng=SEED)
+    assert np.array_equal(d.labels, s.labels) and np.array_equal(d.instances, s.instances)
+    assert not np.array_equal(d.maps["tint"], s.maps["tint"])
+    assert d.stats["n_particles"] > 0
+    with pytest.raises(ValueError, match="particle_style"):
+        add_distractors(s, particle_style="glitter")
+
+
+def test_textures_are_normalised_and_scale_with_wavelength():
+    a = fbm_noise((128, 128), wavelength_px=8, rng=SEED)
+    b = fbm_noise((128, 128), wavelength_px=64, rng=SEED)
+    for x in (a, b):
+        assert abs(x.mean()) < 1e-4 and abs(x.std() - 1) < 1e-3 and x.dtype == np.float32
+
+    def roughness(x):
+        return np.abs(np.diff(x, axis=1)).mean()
+
+    assert roughness(a) > roughness(b)
+    f = smooth_field((100, 80), wavelength_px=20, rng=SEED)
+    assert f.shape == (100, 80) and abs(f.std() - 1) < 1e-3
+    with pytest.raises(ValueError, match="wavelength_px"):
+        fbm_noise((8, 8), wavelength_px=0)
