@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import ndimage as ndi
 from scipy import stats as _st
 
 from synthscope.structures.specimen import Specimen
@@ -22,7 +23,7 @@ __all__ = ["add_distractors", "PARTICLE_STYLES"]
 #: or a plain bright/dark blob
 PARTICLE_STYLES = ("bump", "dark_rim", "bright", "dark")
 #: particles are drawn one by one; beyond this many per image they would cover it
-MAX_PARTICLES = 150
+MAX_PARTICLES = 400
 
 
 def _triple_junctions(inst: np.ndarray) -> np.ndarray:
@@ -32,7 +33,7 @@ def _triple_junctions(inst: np.ndarray) -> np.ndarray:
     return np.argwhere(n_diff >= 5)
 
 
-def _stamp(tint, height, cy, cx, radius, *, style, contrast, aspect, angle, irregularity, rng):
+def _stamp(tint, height, cy, cx, radius, *, style, contrast, aspect, angle, irregularity, roughness, rng):
     """Draw one irregular blob (anti-aliased) into tint/height in place."""
     h, w = tint.shape
     r_out = radius * (1.0 + irregularity) * max(aspect, 1.0 / aspect) + 3
@@ -55,17 +56,20 @@ def _stamp(tint, height, cy, cx, radius, *, style, contrast, aspect, angle, irre
     inside = np.clip(0.5 - sd, 0.0, 1.0)
     rim = np.exp(-((sd / max(1.0, 0.12 * radius)) ** 2))
     sl = (slice(y0, y1), slice(x0, x1))
+    # particles are rarely flat: a rough surface texture inside
+    rough = ndi.gaussian_filter(rng.standard_normal(inside.shape).astype(np.float32), max(0.7, 0.08 * radius))
+    rough *= np.float32(roughness / (rough.std() + 1e-6))
     if style == "bump":
         # raised particle: the detector's edge effect turns its flank into a bright rim
         dome = inside * np.sqrt(np.clip(1.0 - (rho / np.maximum(rad, 1e-3)) ** 2, 0.0, 1.0))
-        height[sl] = np.maximum(height[sl], 2.0 * dome)
-        tint[sl] = tint[sl] * (1 - inside) + inside * (tint[sl] + contrast)
+        height[sl] = np.maximum(height[sl], 2.0 * dome + inside * rough)
+        tint[sl] = tint[sl] * (1 - inside) + inside * (tint[sl] + contrast + rough)
     elif style == "dark_rim":
-        tint[sl] = tint[sl] * (1 - inside) + inside * (tint[sl] + 0.3 * contrast) - contrast * rim
+        tint[sl] = tint[sl] * (1 - inside) + inside * (tint[sl] + 0.3 * contrast + rough) - abs(contrast) * rim
     elif style == "bright":
-        tint[sl] = tint[sl] + contrast * inside
+        tint[sl] = tint[sl] + inside * (contrast + rough)
     else:
-        tint[sl] = tint[sl] - contrast * inside
+        tint[sl] = tint[sl] - inside * (contrast + rough)
 
 
 def _field_blobs(tint, count, radius, contrast, *, ring, rng):
@@ -105,6 +109,8 @@ def add_distractors(
     particle_style: str = "bump",
     particle_contrast: float = 0.3,
     junction_preference: float = 0.5,
+    interior_fraction: float = 0.2,
+    particle_roughness: float = 0.05,
     blobs_per_grain: float = 0.0,
     blob_size_px: float = 4.0,
     blob_contrast: float = -0.2,
@@ -126,7 +132,12 @@ def add_distractors(
     particle_contrast : float
         Tint change inside particles.
     junction_preference : float in [0, 1]
-        Share of particles placed on triple junctions rather than along boundaries.
+        Share of boundary particles placed on triple junctions rather than along
+        boundaries.
+    interior_fraction : float in [0, 1]
+        Share of particles placed anywhere (mostly inside grains) instead.
+    particle_roughness : float >= 0
+        Std of the rough texture inside particles (tint units).
     blobs_per_grain, blob_size_px, blob_contrast
         Elongated blobs inside grains (inclusions, organelles): count per grain,
         radius px, signed tint change.
@@ -155,17 +166,21 @@ def add_distractors(
     if n_part:
         junctions = _triple_junctions(inst)
         edges = np.argwhere(specimen.labels > 0)
+        h, w = inst.shape
         for _ in range(n_part):
-            pool = junctions if (len(junctions) and rng.random() < junction_preference) else edges
-            if len(pool) == 0:
-                break
-            cy, cx = pool[rng.integers(len(pool))] + rng.normal(0, 1.0, 2)
+            if rng.random() < interior_fraction:
+                cy, cx = rng.uniform((0, 0), (h, w))
+            else:
+                pool = junctions if (len(junctions) and rng.random() < junction_preference) else edges
+                if len(pool) == 0:
+                    break
+                cy, cx = pool[rng.integers(len(pool))] + rng.normal(0, 1.0, 2)
             r = particle_size_px * math.exp(0.3 * rng.standard_normal())
             _stamp(
                 tint, height, cy, cx, max(1.0, r), style=particle_style,
                 contrast=particle_contrast * (0.7 + 0.6 * rng.random()),
                 aspect=math.exp(0.2 * rng.standard_normal()), angle=rng.uniform(0, np.pi),
-                irregularity=rng.uniform(0.0, 0.25), rng=rng,
+                irregularity=rng.uniform(0.0, 0.25), roughness=particle_roughness, rng=rng,
             )
     h, w = inst.shape
     # Blobs and rings: level sets of a smooth random field, sized and counted as asked;

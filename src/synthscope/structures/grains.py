@@ -134,15 +134,14 @@ def _lloyd(seeds, shape, steps, weights=None):
     return pts / (sy, sx)
 
 
-def _adjacent_pairs(lab: np.ndarray) -> np.ndarray:
-    """(k, 2) array of distinct neighbouring label pairs (lo, hi)."""
-    a = np.concatenate([lab[:, 1:].ravel(), lab[1:, :].ravel()])
-    b = np.concatenate([lab[:, :-1].ravel(), lab[:-1, :].ravel()])
-    d = a != b
-    lo, hi = np.minimum(a[d], b[d]), np.maximum(a[d], b[d])
-    m = int(lab.max()) + 1
-    codes = np.unique(lo.astype(np.int64) * m + hi)
-    return np.stack([codes // m, codes % m], axis=1)
+def _delaunay_pairs(seeds: np.ndarray) -> np.ndarray:
+    """(k, 2) pairs of 1-based seed labels whose Voronoi cells touch."""
+    from scipy.spatial import Delaunay
+
+    tri = Delaunay(seeds).simplices
+    e = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [0, 2]]])
+    e = np.unique(np.sort(e, axis=1), axis=0)
+    return (e + 1).astype(np.int64)
 
 
 def _merge_lut(n_labels: int, pairs: np.ndarray, n_merges: int, rng) -> np.ndarray:
@@ -292,24 +291,25 @@ def generate_grains(
         # weighted centroids keep the density contrast through relaxation
         weights = np.exp(2.0 * size_spread * smooth_field((ph, pw), wavelength_px=spread_wavelength, rng=rng))
     seeds = _lloyd(seeds, (ph, pw), relaxation_steps, weights)
-    lab = _nearest_seed(seeds, (ph, pw))
-    # neighbour pairs from a half-resolution view: cheap, and misses only slivers
-    pairs = _adjacent_pairs(lab[::2, ::2])
+    # neighbouring cells are the Delaunay edges of the seeds
+    pairs = _delaunay_pairs(seeds)
+    roots = None
     if merge_fraction > 0:
         roots = _merge_lut(n_seeds + 1, pairs, int(round(merge_fraction * n_seeds)), rng)
-        lab = roots[lab]
         pairs = np.sort(roots[pairs], axis=1)
         pairs = np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0)
 
-    # Domain warp: bend boundaries with a smooth displacement field.
-    yy = np.arange(h, dtype=np.float32)[:, None] + pad
-    xx = np.arange(w, dtype=np.float32)[None, :] + pad
+    lab = _nearest_seed(seeds, (ph, pw))
+    if roots is not None:
+        lab = roots[lab].astype(np.int32)
+
+    # Domain warp: bend boundaries by sampling the tessellation at displaced positions.
     if amp > 0:
         wl = max(4.0, waviness_wavelength * diameter)
-        dy = smooth_field((h, w), wavelength_px=wl, rng=rng) * amp
-        dx = smooth_field((h, w), wavelength_px=wl, rng=rng) * amp
-        iy = np.clip(np.rint(yy + dy), 0, ph - 1).astype(np.intp)
-        ix = np.clip(np.rint(xx + dx), 0, pw - 1).astype(np.intp)
+        dy = smooth_field((h, w), wavelength_px=wl, rng=rng) * np.float32(amp)
+        dx = smooth_field((h, w), wavelength_px=wl, rng=rng) * np.float32(amp)
+        iy = np.clip(np.rint(np.arange(h, dtype=np.float32)[:, None] + pad + dy), 0, ph - 1).astype(np.intp)
+        ix = np.clip(np.rint(np.arange(w, dtype=np.float32)[None, :] + pad + dx), 0, pw - 1).astype(np.intp)
         lab = lab[iy, ix]
     else:
         lab = lab[pad : pad + h, pad : pad + w]

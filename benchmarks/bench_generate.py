@@ -1,0 +1,57 @@
+"""Throughput of one 512x512 grain_boundaries sample (image + labels + stats), single
+core, against porespy.generators.voronoi_edges at 512x512 (boundaries only) timed in the
+same run. Prints medians and the ratio.
+
+    python benchmarks/bench_generate.py [--n 50] [--size 512]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: the figure is per core
+
+import numpy as np  # noqa: E402
+
+from synthscope.recipes import get_recipe  # noqa: E402
+
+
+def _median_ms(fn, n):
+    fn(0)  # warm-up
+    ts = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        fn(i + 1)
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts) * 1e3
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=50)
+    ap.add_argument("--size", type=int, default=512)
+    a = ap.parse_args()
+    r = get_recipe("grain_boundaries")
+    shape = (a.size, a.size)
+    ours = _median_ms(lambda i: r.render_index(i, entropy=1, shape=shape), a.n)
+    print(f"grain_boundaries {a.size}x{a.size} (image + labels + stats): median {ours:.1f} ms/sample/core "
+          f"({1e3 / ours:.1f} samples/s/core)")
+    try:
+        import porespy
+    except ImportError:
+        print("porespy not installed (pip install porespy): anchor skipped")
+        return
+    # about as many cells as our default mean grain diameter (~50 px) gives at this size
+    ncells = int(a.size * a.size / (np.pi / 4 * 50**2))
+    anchor = _median_ms(lambda i: porespy.generators.voronoi_edges(shape=list(shape), ncells=ncells, r=1, seed=i),
+                        max(5, a.n // 5))
+    print(f"porespy {porespy.__version__} voronoi_edges {a.size}x{a.size}, {ncells} cells (boundaries only): "
+          f"median {anchor:.1f} ms")
+    print(f"ratio porespy / synthscope = {anchor / ours:.2f} (higher is better for synthscope)")
+
+
+if __name__ == "__main__":
+    main()
