@@ -39,12 +39,22 @@ def sample_name(index: int) -> str:
     return f"{index:06d}"
 
 
+def _file_mode() -> int:
+    # mkstemp makes 0600 files; give the finished file the usual permissions
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename: readers never
+    see a half-written file, and an interruption leaves at most a ``.*.tmp`` behind."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -46,6 +46,16 @@ def design_scenarios(space: ParameterSpace, n: int, *, entropy: int, design: str
     return space.sample(n, design=design, rng=rng)
 
 
+def _start_method() -> str:
+    """``fork`` where it is safe (POSIX, no torch threads in this process): no re-import
+    of the caller's script, so plain scripts without a main guard work; else ``spawn``."""
+    import sys
+
+    if "fork" in mp.get_all_start_methods() and "torch" not in sys.modules and sys.platform != "darwin":
+        return "fork"
+    return "spawn"
+
+
 def _render_chunk(recipe: Recipe, items: list, shape, entropy: int, root: str, image_format: str) -> list[dict]:
     out = []
     for index, scenario in items:
@@ -154,7 +164,7 @@ def generate(
                 for c in chunks:
                     record(_render_chunk(recipe, c, shape, entropy, str(root), image_format))
             else:
-                ctx = mp.get_context("spawn")
+                ctx = mp.get_context(_start_method())
                 with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
                     futs = [
                         pool.submit(_render_chunk, recipe, c, shape, entropy, str(root), image_format)

@@ -52,6 +52,7 @@ class TrainConfig:
     class_weights: tuple | None = (1.0, 3.0)
     entropy: int = 0
     loader_workers: int = 1
+    threads: int | None = None
     device: str = "auto"
     amp: bool = True
     checkpoint_every_s: float = 120.0
@@ -144,7 +145,9 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     device = _device(config.device)
     if device.type == "cpu":
-        torch.set_num_threads(max(1, (os.cpu_count() or 2)))
+        # leave the loader workers their cores: oversubscribed intra-op threads stall
+        n = config.threads or max(1, (os.cpu_count() or 2) - config.loader_workers)
+        torch.set_num_threads(n)
     torch.manual_seed(config.entropy)  # weight init only; data randomness is per-sample
     model = create_model(config.arch, out_channels=config.out_channels, **config.model_kwargs).to(device)
     if init is not None:
