@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage as ndi
 from scipy import stats as _st
 
 from synthscope.structures.specimen import Specimen
-from synthscope.structures.textures import smooth_field
+from synthscope.structures.textures import fbm_noise, smooth_field
 
 __all__ = ["add_distractors", "PARTICLE_STYLES"]
 
@@ -23,7 +22,7 @@ __all__ = ["add_distractors", "PARTICLE_STYLES"]
 #: or a plain bright/dark blob
 PARTICLE_STYLES = ("bump", "dark_rim", "bright", "dark")
 #: particles are drawn one by one; beyond this many per image they would cover it
-MAX_PARTICLES = 400
+MAX_PARTICLES = 200
 
 
 def _triple_junctions(inst: np.ndarray) -> np.ndarray:
@@ -33,7 +32,7 @@ def _triple_junctions(inst: np.ndarray) -> np.ndarray:
     return np.argwhere(n_diff >= 5)
 
 
-def _stamp(tint, height, cy, cx, radius, *, style, contrast, aspect, angle, irregularity, roughness, rng):
+def _stamp(tint, height, cy, cx, radius, *, style, contrast, aspect, angle, irregularity, rough_field, rng):
     """Draw one irregular blob (anti-aliased) into tint/height in place."""
     h, w = tint.shape
     r_out = radius * (1.0 + irregularity) * max(aspect, 1.0 / aspect) + 3
@@ -41,6 +40,7 @@ def _stamp(tint, height, cy, cx, radius, *, style, contrast, aspect, angle, irre
     x0, x1 = max(0, int(cx - r_out)), min(w, int(cx + r_out) + 1)
     if y0 >= y1 or x0 >= x1:
         return
+    sl = (slice(y0, y1), slice(x0, x1))
     dy = np.arange(y0, y1, dtype=np.float32)[:, None] - np.float32(cy)
     dx = np.arange(x0, x1, dtype=np.float32)[None, :] - np.float32(cx)
     ca, sa = math.cos(angle), math.sin(angle)
@@ -48,17 +48,17 @@ def _stamp(tint, height, cy, cx, radius, *, style, contrast, aspect, angle, irre
     v = -sa * dx + ca * dy
     rho = np.hypot(u, v)
     theta = np.arctan2(v, u)
-    k = np.arange(2, 6)
-    coef = irregularity * rng.standard_normal(4) / k
+    coef = irregularity * rng.standard_normal(4)
     phase = rng.uniform(0, 2 * np.pi, 4)
-    rad = radius * (1.0 + np.tensordot(coef, np.cos(k[:, None, None] * theta[None] + phase[:, None, None]), 1))
+    wobble = np.zeros_like(theta)
+    for j in range(4):  # harmonics 2..5 with 1/k amplitude
+        wobble += np.float32(coef[j] / (j + 2)) * np.cos((j + 2) * theta + np.float32(phase[j]))
+    rad = radius * (1.0 + wobble)
     sd = rho - rad  # signed distance, negative inside
     inside = np.clip(0.5 - sd, 0.0, 1.0)
     rim = np.exp(-((sd / max(1.0, 0.12 * radius)) ** 2))
-    sl = (slice(y0, y1), slice(x0, x1))
-    # particles are rarely flat: a rough surface texture inside
-    rough = ndi.gaussian_filter(rng.standard_normal(inside.shape).astype(np.float32), max(0.7, 0.08 * radius))
-    rough *= np.float32(roughness / (rough.std() + 1e-6))
+    # particles are rarely flat: a rough surface texture inside (one field per image)
+    rough = rough_field[sl]
     if style == "bump":
         # raised particle: the detector's edge effect turns its flank into a bright rim
         dome = inside * np.sqrt(np.clip(1.0 - (rho / np.maximum(rad, 1e-3)) ** 2, 0.0, 1.0))
@@ -162,11 +162,14 @@ def add_distractors(
     n_grains = max(1, int(specimen.stats.get("grain_count", inst.max())))
 
     n_part = int(rng.poisson(particles_per_grain * n_grains)) if particles_per_grain > 0 else 0
-    n_part = min(n_part, MAX_PARTICLES)
+    # at most ~30 % of the field covered, and a hard cap: beyond that they are wallpaper
+    n_part = min(n_part, MAX_PARTICLES, int(0.3 * inst.size / (math.pi * particle_size_px**2)) + 1)
     if n_part:
         junctions = _triple_junctions(inst)
         edges = np.argwhere(specimen.labels > 0)
         h, w = inst.shape
+        rough_field = np.float32(particle_roughness) * fbm_noise(
+            (h, w), wavelength_px=max(2.0, 0.5 * particle_size_px), beta=2.0, rng=rng)
         for _ in range(n_part):
             if rng.random() < interior_fraction:
                 cy, cx = rng.uniform((0, 0), (h, w))
@@ -180,7 +183,7 @@ def add_distractors(
                 tint, height, cy, cx, max(1.0, r), style=particle_style,
                 contrast=particle_contrast * (0.7 + 0.6 * rng.random()),
                 aspect=math.exp(0.2 * rng.standard_normal()), angle=rng.uniform(0, np.pi),
-                irregularity=rng.uniform(0.0, 0.25), roughness=particle_roughness, rng=rng,
+                irregularity=rng.uniform(0.0, 0.25), rough_field=rough_field, rng=rng,
             )
     h, w = inst.shape
     # Blobs and rings: level sets of a smooth random field, sized and counted as asked;
