@@ -259,11 +259,12 @@ def evaluate(
     tolerance_px: Annotated[float, typer.Option(help="boundary match tolerance")] = 2.0,
     tta: Annotated[bool, typer.Option(help="flip test-time augmentation")] = True,
     roi: Annotated[int, typer.Option(help="sliding-window side, px")] = 256,
+    grey: Annotated[str, typer.Option(help="colour to grey: luminance or pca")] = "luminance",
 ):
     """Score a trained model and the Otsu / k-means baselines on real labelled images."""
     from synthscope.datasets import RealFolder
 
-    folders = [RealFolder(p, require_masks=True) for p in real]
+    folders = [RealFolder(p, require_masks=True, grey=grey) for p in real]
     for f in folders:  # read everything first: a bad file fails before anything is written
         for i in range(len(f)):
             f.pair(i)
@@ -313,6 +314,7 @@ def segment(
     min_grain_area_px: Annotated[int, typer.Option(help="smaller regions are merged away")] = 10,
     tta: Annotated[bool, typer.Option()] = True,
     roi: Annotated[int, typer.Option()] = 256,
+    grey: Annotated[str, typer.Option(help="colour to grey: luminance or pca")] = "luminance",
 ):
     """Segment micrographs of any size: class masks, grains.csv and summary.json."""
     from synthscope.datasets.io import read_image
@@ -332,7 +334,7 @@ def segment(
     stems = [f.stem for f in files]
     if len(set(stems)) != len(stems):
         fail("two inputs share a file stem; their outputs would collide")
-    images = [read_image(f) for f in files]  # fails on an unreadable file before writing
+    images = [read_image(f, grey=grey) for f in files]  # fails on an unreadable file before writing
     _segment(run, files, images, out, pixel_size_nm=pixel_size_nm, min_grain_area_px=min_grain_area_px,
              tta=tta, roi=roi)
 

@@ -111,18 +111,19 @@ def write_sample_files(root: Path, sample: Sample, *, image_format: str = "png8"
         atomic_write_bytes(root / files["instances"], _encode_tiff(sample.instances.astype(np.int32)))
     return {
         "index": int(sample.index),
-        "scenario": _jsonable(sample.scenario),
-        "stats": _jsonable(sample.stats),
+        "scenario": jsonable(sample.scenario),
+        "stats": jsonable(sample.stats),
         "label": sample.label,
         "files": files,
     }
 
 
-def _jsonable(d):
+def jsonable(d):
+    """A copy of ``d`` that json can write strictly: numpy scalars to Python, NaN/inf to None."""
     if isinstance(d, dict):
-        return {k: _jsonable(v) for k, v in d.items()}
+        return {k: jsonable(v) for k, v in d.items()}
     if isinstance(d, (list, tuple)):
-        return [_jsonable(v) for v in d]
+        return [jsonable(v) for v in d]
     if isinstance(d, np.generic):
         return d.item()
     if isinstance(d, float) and not np.isfinite(d):
@@ -130,37 +131,70 @@ def _jsonable(d):
     return d
 
 
-def read_image(path: Path, *, grey: bool = True) -> np.ndarray:
-    """Read PNG/TIFF/JPEG as float32 in [0, 1] (grey by luminance if asked).
+#: how colour images become grey: luminance (ITU-R 601 weights), or the projection on
+#: the image's first principal colour axis, which keeps hue-only contrast (tint etching)
+GREY_METHODS = ("luminance", "pca")
 
-    Raises ValueError naming the file when it cannot be read.
+
+def to_grey(rgb: np.ndarray, method: str = "luminance") -> np.ndarray:
+    """(H, W, 3) colour array to (H, W) float64 grey, same value range as the input."""
+    if method not in GREY_METHODS:
+        raise ValueError(f"grey method must be one of {GREY_METHODS}, got {method!r}")
+    rgb = np.asarray(rgb, dtype=np.float64)[..., :3]
+    lum = rgb @ np.array([0.299, 0.587, 0.114])
+    if method == "luminance":
+        return lum
+    x = rgb.reshape(-1, 3)
+    sub = x[:: max(1, len(x) // 50000)]
+    mu = sub.mean(0)
+    _, _, vt = np.linalg.svd(sub - mu, full_matrices=False)
+    v = vt[0]
+    proj = (x - mu) @ v
+    if np.corrcoef(proj[:: max(1, len(x) // 50000)], lum.ravel()[:: max(1, len(x) // 50000)])[0, 1] < 0:
+        proj = -proj  # keep bright things bright
+    proj = proj.reshape(lum.shape)
+    lo, hi = proj.min(), proj.max()
+    top = 255.0 if rgb.max() > 1.0 else 1.0
+    return (proj - lo) / ((hi - lo) or 1.0) * top
+
+
+def read_image(path: Path, *, grey: str | None = "luminance") -> np.ndarray:
+    """Read PNG/TIFF/JPEG as float32 in [0, 1].
+
+    ``grey`` turns colour into grey: ``"luminance"`` (default) or ``"pca"`` (see
+    `to_grey`); ``None`` keeps colour channels. Raises ValueError naming the file when it
+    cannot be read.
     """
     path = Path(path)
+    if grey is not None and grey not in GREY_METHODS:
+        raise ValueError(f"grey must be one of {GREY_METHODS} or None, got {grey!r}")
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
             arr = tifffile.imread(path)
         else:
             with Image.open(path) as im:
-                if grey and im.mode not in ("L", "I;16", "I", "F"):
-                    im = im.convert("L")
+                if im.mode in ("P", "LA", "PA", "CMYK", "YCbCr", "HSV", "RGBA", "1"):
+                    im = im.convert("RGB")
                 arr = np.array(im)
     except Exception as err:  # PIL raises many kinds for a bad file
         raise ValueError(f"{path}: cannot read image ({type(err).__name__})") from None
-    if grey and arr.ndim == 3:
+    if grey is not None and arr.ndim == 3:
         if arr.shape[-1] in (3, 4):
-            arr = arr[..., :3] @ np.array([0.299, 0.587, 0.114])
+            dtype = arr.dtype
+            arr = to_grey(arr, grey)
+            arr = np.clip(np.round(arr), 0, np.iinfo(dtype).max).astype(dtype) if dtype.kind == "u" else arr
         else:
             raise ValueError(f"{path}: expected a 2D image or RGB, got shape {arr.shape}")
-    if arr.ndim != 2:
+    if arr.ndim != 2 and grey is not None:
         raise ValueError(f"{path}: expected a 2D image, got shape {arr.shape}")
     if arr.dtype == np.uint8:
         return (arr / 255.0).astype(np.float32)
     if arr.dtype == np.uint16:
         return (arr / 65535.0).astype(np.float32)
     arr = arr.astype(np.float32)
-    lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
-    if not np.isfinite([lo, hi]).all():
+    if not np.isfinite(arr).all():
         raise ValueError(f"{path}: image holds NaN or infinite values")
+    lo, hi = float(arr.min()), float(arr.max())
     if lo < 0 or hi > 1:
         arr = (arr - lo) / ((hi - lo) or 1.0)
     return arr

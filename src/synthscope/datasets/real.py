@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from synthscope.datasets.io import read_image
+from synthscope.datasets.io import GREY_METHODS, read_image
 
 __all__ = ["RealFolder", "IMAGE_SUFFIXES", "list_images"]
 
@@ -43,6 +43,7 @@ class RealFolder:
     class_map : mapping of mask value to class index (e.g. ``{255: 1}``); values not
         listed keep their own value
     require_masks : bool, every image must have a mask of the same size
+    grey : how colour images become grey, one of ``GREY_METHODS`` (``luminance``, ``pca``)
 
     Raises
     ------
@@ -53,6 +54,7 @@ class RealFolder:
     path: Path
     class_map: Mapping[int, int] | None = None
     require_masks: bool = False
+    grey: str = "luminance"
     images: list = field(default_factory=list, init=False)
     masks: list = field(default_factory=list, init=False)
     classes: dict = field(default_factory=dict, init=False)
@@ -60,6 +62,8 @@ class RealFolder:
     def __post_init__(self):
         root = Path(self.path)
         object.__setattr__(self, "path", root)
+        if self.grey not in GREY_METHODS:
+            raise ValueError(f"grey must be one of {GREY_METHODS}, got {self.grey!r}")
         if not root.is_dir():
             raise ValueError(f"{root}: no such folder")
         img_dir = root / "images" if (root / "images").is_dir() else root
@@ -93,7 +97,7 @@ class RealFolder:
         return self.images[i].stem
 
     def image(self, i: int) -> np.ndarray:
-        return read_image(self.images[i])
+        return read_image(self.images[i], grey=self.grey)
 
     def mask(self, i: int) -> np.ndarray | None:
         mp = self.masks[i]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from synthscope.datasets.io import atomic_write_bytes, atomic_write_text, encode_png
+from synthscope.datasets.io import atomic_write_bytes, atomic_write_text, encode_png, jsonable
 
 __all__ = ["overlay_figure", "contact_sheet", "write_report", "to_rgb8"]
 
@@ -122,14 +122,8 @@ def write_report(out: Path, results: list, *, title: str, meta: dict, figures: d
     data = {"title": title, "meta": meta, "datasets": [
         {"name": r.name, "model": r.model, "baselines": r.baselines, "best_baseline": r.best_baseline,
          "per_image": r.per_image} for r in results]}
-    atomic_write_text(out / "report.json", json.dumps(data, indent=2, default=_json_default))
+    atomic_write_text(out / "report.json", json.dumps(jsonable(data), indent=2, allow_nan=False))
     return out / "report.md"
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    raise TypeError(type(o))
 
 
 def save_png(path: Path, array: np.ndarray) -> None:
