@@ -72,7 +72,8 @@ def image_detector(
     topography_contrast : float
         Signal per unit height; positive makes grooves (negative height) dark.
     edge_contrast : float >= 0
-        Signal per unit surface slope (SEM edge effect; bright rims and edges).
+        Signal at the steepest slopes of the height map (SEM edge effect; bright rims and
+        edges), in tint units.
     background_amplitude : float >= 0
         Amplitude of fBm background texture, in units of the structure's signal std.
     background_wavelength_px : float > 0
@@ -114,7 +115,11 @@ def image_detector(
             sig += np.float32(topography_contrast) * height
         if edge_contrast:
             gy, gx = np.gradient(height)
-            sig += np.float32(edge_contrast) * np.minimum(np.hypot(gy, gx), 1.5)
+            # slope in units of the steepest flanks present, so the edge effect has the
+            # same strength for narrow grooves and large particles alike
+            slope = np.hypot(gy, gx)
+            steep = float(np.percentile(slope[slope > 1e-3], 98)) if (slope > 1e-3).any() else 1.0
+            sig += np.float32(edge_contrast / max(steep, 1e-3)) * np.minimum(slope, 1.5 * steep)
     # Work in units of the structure's own contrast, so that background, illumination
     # and noise settings mean the same whatever the specimen's tint range.
     mu = float(sig.mean())

@@ -60,7 +60,7 @@ SPACE = ParameterSpace(
         P("rings_per_grain", Uniform(0.0, 0.4), 0.0, 20.0, doc="thin rings inside grains per grain"),
         P("scratches", Choice((0, 0, 0, 1, 2, 3)), 0, 50, integer=True, doc="polishing scratches"),
         # imaging
-        P("edge_strength", Uniform(0.2, 1.5), 0.0, 10.0, doc="SEM edge effect (bright slopes)"),
+        P("edge_strength", Uniform(0.5, 1.5), 0.0, 10.0, doc="SEM edge effect (bright slopes)"),
         P("background_amplitude", Uniform(0.0, 0.4), 0.0, 10.0, doc="fBm background texture, in structure-contrast units"),
         P("background_wavelength_px", LogUniform(8.0, 256.0), 1.0, 4096.0, doc="background texture wavelength, px"),
         P("blur_sigma_px", LogUniform(0.3, 2.5), 0.0, 20.0, doc="Gaussian PSF sigma, px"),
@@ -126,7 +126,7 @@ def _imaging(specimen, s, rng):
     # SEM edge effect: on boundaries in 'edge' style, and on raised ('bump') particles,
     # where it also brightens groove flanks as in a real secondary-electron image
     uses_edge = style == "edge" or s["particle_style"] == "bump"
-    edge = s["edge_strength"] * max(bc, 0.2) if uses_edge else 0.0
+    edge = s["edge_strength"] * max(bc, 0.3) if uses_edge else 0.0
     return image_detector(
         specimen,
         topography_contrast=topo,

@@ -63,7 +63,7 @@ def _stamp(tint, height, cy, cx, radius, *, style, contrast, aspect, angle, irre
         # raised particle: the detector's edge effect turns its flank into a bright rim
         dome = inside * np.sqrt(np.clip(1.0 - (rho / np.maximum(rad, 1e-3)) ** 2, 0.0, 1.0))
         height[sl] = np.maximum(height[sl], 2.0 * dome + inside * rough)
-        tint[sl] = tint[sl] * (1 - inside) + inside * (tint[sl] + contrast + rough)
+        tint[sl] = tint[sl] * (1 - inside) + inside * (tint[sl] + abs(contrast) + rough)
     elif style == "dark_rim":
         tint[sl] = tint[sl] * (1 - inside) + inside * (tint[sl] + 0.3 * contrast + rough) - abs(contrast) * rim
     elif style == "bright":
