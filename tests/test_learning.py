@@ -47,3 +47,16 @@ def test_train_config_validation():
         TrainConfig(stages=(Stage(64, 2, 0.5),))
     with pytest.raises(ValueError, match="max_minutes or max_steps"):
         TrainConfig(max_minutes=None, max_steps=None)
+
+
+def test_train_from_a_generated_folder(tmp_path):
+    from synthscope.engine import generate
+
+    r = get_recipe("grain_boundaries")
+    data = generate(r, 3, tmp_path / "data", entropy=2, size=(48, 80))  # smaller than the patch: padded
+    cfg = TrainConfig(model_kwargs={"width": 8}, classes=r.classes, stages=(Stage(64, 2, 1.0),),
+                      max_minutes=None, max_steps=2, loader_workers=0)
+    s = train(tmp_path / "run", cfg, data=data)
+    assert s["steps"] == 2 and s["samples_seen"] == 4
+    with pytest.raises(ValueError, match="either a recipe"):
+        train(tmp_path / "run2", cfg, recipe=r, data=data)
