@@ -45,6 +45,27 @@ def test_grooves_are_dark_and_edge_effect_bright():
     assert inverted[on].mean() > inverted[~on].mean() + 0.1
 
 
+def test_bright_particles_saturate_instead_of_hiding_grooves():
+    from synthscope.structures import add_distractors
+
+    s = generate_grains((192, 192), mean_grain_diameter_px=40, grain_contrast=0.0, min_adjacent_contrast=0,
+                        texture_amplitude=0, groove_width_px=3, rng=SEED)
+    d = add_distractors(s, particles_per_grain=1.5, particle_size_px=10, particle_style="bright",
+                        particle_contrast=3.0, interior_fraction=0.0, rng=SEED)
+    kw = dict(topography_contrast=1.0, blur_sigma_px=0.5, dose_e_per_px=1e5, read_noise=0, rng=SEED)
+    free = d.maps["cover"] < 0.01
+    on, off = (s.labels > 0) & free, (s.labels == 0) & free
+    plain = image_detector(s, **kw)
+    decorated = image_detector(d, **kw)
+    # boundary contrast away from particles is set by the uncovered specimen: it stays
+    # (a global normalisation would shrink it several-fold under such bright particles)
+    c_plain = plain[on].mean() - plain[off].mean()
+    c_dec = decorated[on].mean() - decorated[off].mean()
+    assert c_plain < -0.1
+    assert 0.7 < c_dec / c_plain < 1.3
+    assert decorated[d.maps["cover"] > 0.99].mean() > decorated[off].mean() + 0.2
+
+
 def test_blur_lowers_noise_roughness():
     s = _spec()
     sharp = image_detector(s, blur_sigma_px=0.0, dose_e_per_px=1e5, read_noise=0, rng=1)

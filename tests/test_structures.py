@@ -115,6 +115,19 @@ def test_distractors_change_maps_not_labels():
         add_distractors(s, particle_style="glitter")
 
 
+def test_flat_particles_hide_the_groove_beneath_them():
+    s = generate_grains((160, 160), mean_grain_diameter_px=40, groove_width_px=3, rng=SEED)
+    d = add_distractors(s, particles_per_grain=2.0, particle_size_px=8, particle_style="dark_rim",
+                        interior_fraction=0.0, rng=SEED)
+    covered = (d.maps["cover"] > 0.99) & (s.labels > 0)
+    assert covered.sum() > 50  # particles sit on boundaries
+    # the groove is gone inside particles, the boundary label is kept there
+    assert s.maps["height"][covered].mean() < -0.3
+    assert np.abs(d.maps["height"][covered]).max() < 1e-6
+    assert np.array_equal(d.labels, s.labels)
+    assert 0.0 <= d.maps["cover"].min() and d.maps["cover"].max() <= 1.0
+
+
 def test_textures_are_normalised_and_scale_with_wavelength():
     a = fbm_noise((128, 128), wavelength_px=8, rng=SEED)
     b = fbm_noise((128, 128), wavelength_px=64, rng=SEED)

@@ -110,6 +110,12 @@ def image_detector(
     height = specimen.maps.get("height")
     shape = tint.shape
     sig = tint.astype(np.float32, copy=True)
+    # particles may be far brighter than the rest (as in SEM); the signal scale is set
+    # from the uncovered specimen so that they saturate instead of hiding the boundaries
+    cover = specimen.maps.get("cover")
+    free = None if cover is None else cover < 0.5
+    if free is not None and free.mean() < 0.2:
+        free = None
     if height is not None:
         if topography_contrast:
             sig += np.float32(topography_contrast) * height
@@ -118,12 +124,14 @@ def image_detector(
             # slope in units of the steepest flanks present, so the edge effect has the
             # same strength for narrow grooves and large particles alike
             slope = np.hypot(gy, gx)
-            steep = float(np.percentile(slope[slope > 1e-3], 98)) if (slope > 1e-3).any() else 1.0
+            ref = slope if free is None else slope[free]
+            steep = float(np.percentile(ref[ref > 1e-3], 98)) if (ref > 1e-3).any() else 1.0
             sig += np.float32(edge_contrast / max(steep, 1e-3)) * np.minimum(slope, 1.5 * steep)
     # Work in units of the structure's own contrast, so that background, illumination
     # and noise settings mean the same whatever the specimen's tint range.
-    mu = float(sig.mean())
-    sd = float(sig.std()) or 1.0
+    ref = sig if free is None else sig[free]
+    mu = float(ref.mean())
+    sd = float(ref.std()) or 1.0
     sig = (sig - np.float32(mu)) / np.float32(sd)
     if background_amplitude > 0:
         sig += np.float32(background_amplitude) * fbm_noise(

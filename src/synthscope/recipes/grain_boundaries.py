@@ -30,7 +30,7 @@ def P(name, dist, low=None, high=None, *, options=None, integer=False, doc=""):
 SPACE = ParameterSpace(
     (
         # structure
-        P("mean_grain_diameter_px", LogUniform(20.0, 120.0), 3.0, 5000.0, doc="target diameter of the mean grain area, px"),
+        P("mean_grain_diameter_px", LogUniform(20.0, 200.0), 3.0, 5000.0, doc="target diameter of the mean grain area, px"),
         P("n_grains", Constant(0), 0, 100000, integer=True, doc="grains per image area instead of a diameter (0: use the diameter)"),
         P("size_spread", Uniform(0.0, 0.5), 0.0, 2.0, doc="amplitude of the log seed density (grain size variation)"),
         P("relaxation_steps", Choice((0, 1, 2, 3, 5)), 0, 50, integer=True, doc="Lloyd iterations; 0 = Poisson-Voronoi"),
@@ -48,10 +48,10 @@ SPACE = ParameterSpace(
         P("texture_amplitude", Uniform(0.0, 0.1), 0.0, 1.0, doc="fBm texture inside grains"),
         P("texture_wavelength", Uniform(0.2, 0.67), 0.01, 5.0, doc="texture wavelength / grain diameter (paper: 1/5 to 2/3)"),
         # distractors (labelled background)
-        P("particles_per_grain", Uniform(0.0, 2.0), 0.0, 10.0, doc="particles on boundaries/junctions per grain"),
+        P("particles_per_grain", Uniform(0.0, 3.0), 0.0, 10.0, doc="particles on boundaries/junctions per grain"),
         P("particle_style", Choice(PARTICLE_STYLES), options=PARTICLE_STYLES, doc="particle appearance"),
-        P("particle_size_rel", Uniform(0.05, 0.4), 0.005, 2.0, doc="particle radius / grain diameter"),
-        P("particle_contrast", Uniform(-0.3, 0.5), -2.0, 2.0, doc="tint change inside particles"),
+        P("particle_size_rel", Uniform(0.04, 0.25), 0.005, 2.0, doc="particle radius / grain diameter"),
+        P("particle_contrast", Uniform(0.15, 1.0), 0.0, 3.0, doc="tint change of particles (the style sets the sign)"),
         P("particle_roughness", Uniform(0.0, 0.15), 0.0, 2.0, doc="rough texture inside particles"),
         P("particle_interior_fraction", Uniform(0.0, 0.5), 0.0, 1.0, doc="share of particles inside grains rather than on boundaries"),
         P("blobs_per_grain", Uniform(0.0, 0.6), 0.0, 20.0, doc="blobs (inclusions, organelles) inside grains per grain"),

@@ -32,7 +32,7 @@ def _triple_junctions(inst: np.ndarray) -> np.ndarray:
     return np.argwhere(n_diff >= 5)
 
 
-def _stamp(tint, height, cy, cx, radius, *, style, contrast, aspect, angle, irregularity, rough_field, rng):
+def _stamp(tint, height, cover, cy, cx, radius, *, style, contrast, aspect, angle, irregularity, rough_field, rng):
     """Draw one irregular blob (anti-aliased) into tint/height in place."""
     h, w = tint.shape
     r_out = radius * (1.0 + irregularity) * max(aspect, 1.0 / aspect) + 3
@@ -56,7 +56,9 @@ def _stamp(tint, height, cy, cx, radius, *, style, contrast, aspect, angle, irre
     rad = radius * (1.0 + wobble)
     sd = rho - rad  # signed distance, negative inside
     inside = np.clip(0.5 - sd, 0.0, 1.0)
-    rim = np.exp(-((sd / max(1.0, 0.12 * radius)) ** 2))
+    np.maximum(cover[sl], inside, out=cover[sl])
+    # rim thickness grows with the particle (thick dark outlines in light optics)
+    rim = np.exp(-((sd / max(1.0, 0.2 * radius)) ** 2))
     # particles are rarely flat: a rough surface texture inside (one field per image)
     rough = rough_field[sl]
     if style == "bump":
@@ -64,12 +66,16 @@ def _stamp(tint, height, cy, cx, radius, *, style, contrast, aspect, angle, irre
         dome = inside * np.sqrt(np.clip(1.0 - (rho / np.maximum(rad, 1e-3)) ** 2, 0.0, 1.0))
         height[sl] = np.maximum(height[sl], 2.0 * dome + inside * rough)
         tint[sl] = tint[sl] * (1 - inside) + inside * (tint[sl] + abs(contrast) + rough)
-    elif style == "dark_rim":
-        tint[sl] = tint[sl] * (1 - inside) + inside * (tint[sl] + 0.3 * contrast + rough) - abs(contrast) * rim
+        return
+    # a flat particle covers the boundary groove beneath it: the line is hidden inside
+    # (the label still runs through it, as annotators draw it)
+    height[sl] = height[sl] * (1 - inside)
+    if style == "dark_rim":
+        tint[sl] = tint[sl] + inside * (0.3 * contrast + rough) - abs(contrast) * rim
     elif style == "bright":
-        tint[sl] = tint[sl] + inside * (contrast + rough)
+        tint[sl] = tint[sl] + inside * (abs(contrast) + rough)
     else:
-        tint[sl] = tint[sl] - inside * (contrast + rough)
+        tint[sl] = tint[sl] - inside * (abs(contrast) + rough)
 
 
 def _field_blobs(tint, count, radius, contrast, *, ring, rng):
@@ -151,7 +157,8 @@ def add_distractors(
 
     Returns
     -------
-    A new Specimen with the same labels and updated maps; ``stats['n_particles']``.
+    A new Specimen with the same labels, updated maps, a ``cover`` map (particle area
+    fraction per pixel) and ``stats['n_particles']``.
     """
     if particle_style not in PARTICLE_STYLES:
         raise ValueError(f"particle_style must be one of {PARTICLE_STYLES}, got {particle_style!r}")
@@ -159,11 +166,13 @@ def add_distractors(
     inst = specimen.instances
     tint = specimen.maps["tint"].copy()
     height = specimen.maps["height"].copy()
+    # where particles cover the specimen; the detector sets its contrast from the rest
+    cover = np.zeros(inst.shape, dtype=np.float32)
     n_grains = max(1, int(specimen.stats.get("grain_count", inst.max())))
 
     n_part = int(rng.poisson(particles_per_grain * n_grains)) if particles_per_grain > 0 else 0
-    # at most ~30 % of the field covered, and a hard cap: beyond that they are wallpaper
-    n_part = min(n_part, MAX_PARTICLES, int(0.3 * inst.size / (math.pi * particle_size_px**2)) + 1)
+    # at most ~20 % of the field covered, and a hard cap: beyond that they are wallpaper
+    n_part = min(n_part, MAX_PARTICLES, int(0.2 * inst.size / (math.pi * particle_size_px**2)) + 1)
     if n_part:
         junctions = _triple_junctions(inst)
         edges = np.argwhere(specimen.labels > 0)
@@ -180,7 +189,7 @@ def add_distractors(
                 cy, cx = pool[rng.integers(len(pool))] + rng.normal(0, 1.0, 2)
             r = particle_size_px * math.exp(0.3 * rng.standard_normal())
             _stamp(
-                tint, height, cy, cx, max(1.0, r), style=particle_style,
+                tint, height, cover, cy, cx, max(1.0, r), style=particle_style,
                 contrast=particle_contrast * (0.7 + 0.6 * rng.random()),
                 aspect=math.exp(0.2 * rng.standard_normal()), angle=rng.uniform(0, np.pi),
                 irregularity=rng.uniform(0.0, 0.25), rough_field=rough_field, rng=rng,
@@ -194,4 +203,4 @@ def add_distractors(
         _field_blobs(tint, rings_per_grain * n_grains, blob_size_px, blob_contrast, ring=True, rng=rng)
     for _ in range(int(scratches)):
         _scratch(tint, contrast=scratch_contrast * (0.5 + rng.random()), width=rng.uniform(0.7, 2.0), rng=rng)
-    return specimen.with_maps(tint=tint, height=height).with_stats(n_particles=n_part)
+    return specimen.with_maps(tint=tint, height=height, cover=cover).with_stats(n_particles=n_part)
