@@ -47,6 +47,15 @@ def test_mean_grain_diameter_hits_target_within_10_percent(target):
     assert abs(np.mean(d) / target - 1) < 0.10, np.mean(d)
 
 
+@pytest.mark.parametrize("diameter", [150.0, 400.0, 2000.0])
+def test_grains_larger_than_the_field(diameter):
+    # a few seeds only (even collinear ones): still a valid tessellation
+    for i in range(5):
+        s = generate_grains((64, 64), mean_grain_diameter_px=diameter, merge_fraction=0.3, rng=SEED + i)
+        assert s.labels.shape == (64, 64) and s.instances.min() >= 1
+        assert s.stats["grain_count"] >= 1
+
+
 def test_n_grains_sets_the_count():
     s = [generate_grains((256, 256), n_grains=60, rng=i).stats["grain_count_jeffries"] for i in range(30)]
     assert abs(np.mean(s) / 60 - 1) < 0.12

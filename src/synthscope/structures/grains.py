@@ -136,9 +136,15 @@ def _lloyd(seeds, shape, steps, weights=None):
 
 def _delaunay_pairs(seeds: np.ndarray) -> np.ndarray:
     """(k, 2) pairs of 1-based seed labels whose Voronoi cells touch."""
-    from scipy.spatial import Delaunay
+    from scipy.spatial import Delaunay, QhullError
 
-    tri = Delaunay(seeds).simplices
+    if len(seeds) < 4:  # too few for a triangulation: every pair may touch
+        i, j = np.triu_indices(len(seeds), 1)
+        return (np.stack([i, j], 1) + 1).astype(np.int64)
+    try:
+        tri = Delaunay(seeds).simplices
+    except QhullError:  # degenerate (collinear) seeds: joggled input triangulates them
+        tri = Delaunay(seeds, qhull_options="QJ").simplices
     e = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [0, 2]]])
     e = np.unique(np.sort(e, axis=1), axis=0)
     return (e + 1).astype(np.int64)
@@ -282,7 +288,7 @@ def generate_grains(
     pad = int(math.ceil(min(1.0 * diameter, 0.5 * max(h, w)) + 2.5 * amp)) + 2
     ph, pw = h + 2 * pad, w + 2 * pad
     density = 1.0 / (math.pi / 4.0 * diameter**2)  # grains per px^2
-    n_seeds = max(2, int(round(ph * pw * density / (1.0 - merge_fraction))))
+    n_seeds = max(4, int(round(ph * pw * density / (1.0 - merge_fraction))))
 
     spread_wavelength = 4.0 * diameter
     seeds = _seeds(n_seeds, (ph, pw), size_spread, spread_wavelength, rng)
