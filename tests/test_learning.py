@@ -3,7 +3,16 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from synthscope.learning import Stage, TrainConfig, create_model, load_model, predict, train  # noqa: E402
+from synthscope.learning import (  # noqa: E402
+    Stage,
+    TrainConfig,
+    create_model,
+    decide_classes,
+    load_model,
+    predict,
+    predict_mask,
+    train,
+)
 from synthscope.learning.data import RecipeDataset  # noqa: E402
 from synthscope.recipes import get_recipe  # noqa: E402
 
@@ -40,6 +49,23 @@ def test_train_checkpoint_resume_and_predict_any_size(tmp_path):
     p = predict(model, np.random.default_rng(0).random((70, 150)).astype(np.float32), roi_size=64)
     assert p.shape == (2, 70, 150)
     np.testing.assert_allclose(p.sum(0), 1.0, atol=1e-4)
+    assert model.synthscope_meta["class_weights"] == list(cfg.class_weights)
+    img = np.random.default_rng(1).random((64, 64)).astype(np.float32)
+    w = cfg.class_weights
+    np.testing.assert_array_equal(predict_mask(model, img, roi_size=64),
+                                  (predict(model, img, roi_size=64)[1] * w[0] > predict(model, img, roi_size=64)[0] * w[1]))
+
+
+def test_decide_classes_undoes_class_weights():
+    # hand-computed: with weights (1, 2) class 1 needs p1 > 2/3
+    p1 = np.array([[0.5, 0.6, 0.66, 0.67, 0.9]], np.float32)
+    probs = np.stack([1 - p1, p1])
+    np.testing.assert_array_equal(decide_classes(probs), [[0, 1, 1, 1, 1]])
+    np.testing.assert_array_equal(decide_classes(probs, (1.0, 2.0)), [[0, 0, 0, 1, 1]])
+    three = np.array([0.2, 0.35, 0.45], np.float32)[:, None, None]
+    assert decide_classes(three)[0, 0] == 2 and decide_classes(three, (1, 1, 2))[0, 0] == 1
+    with pytest.raises(ValueError, match="class_weights must be 2 positive numbers"):
+        decide_classes(probs, (1.0, 0.0))
 
 
 def test_train_config_validation():

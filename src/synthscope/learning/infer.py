@@ -8,7 +8,7 @@ import torch
 
 from synthscope.learning.models import normalize_image
 
-__all__ = ["predict", "predict_mask"]
+__all__ = ["predict", "predict_mask", "decide_classes"]
 
 
 @torch.no_grad()
@@ -49,6 +49,26 @@ def predict(model, image: np.ndarray, *, roi_size: int = 256, overlap: float = 0
     return (acc / len(flips))[0].cpu().numpy().astype(np.float32)
 
 
-def predict_mask(model, image: np.ndarray, **kwargs) -> np.ndarray:
-    """Class map (uint8) of the argmax of `predict`."""
-    return predict(model, image, **kwargs).argmax(0).astype(np.uint8)
+def decide_classes(probs: np.ndarray, class_weights=None) -> np.ndarray:
+    """Class map (uint8) from (C, H, W) probabilities.
+
+    A network trained with class weights w_c (cross-entropy) learns posteriors inflated
+    in proportion to w_c; dividing by w_c before the argmax undoes that, so a thin class
+    weighted up for training is not drawn too wide at inference. For two classes with
+    weights (1, w) this is the threshold p_1 > w / (1 + w).
+    """
+    p = np.asarray(probs, dtype=np.float32)
+    if class_weights is not None:
+        w = np.asarray(class_weights, dtype=np.float32)
+        if w.shape != (p.shape[0],) or not (w > 0).all():
+            raise ValueError(f"class_weights must be {p.shape[0]} positive numbers, got {class_weights}")
+        p = p / w[:, None, None]
+    return p.argmax(0).astype(np.uint8)
+
+
+def predict_mask(model, image: np.ndarray, *, class_weights="auto", **kwargs) -> np.ndarray:
+    """Class map (uint8) of `predict`, by `decide_classes`. ``class_weights="auto"`` takes
+    the weights the model was trained with (``model.synthscope_meta``); None: plain argmax."""
+    if isinstance(class_weights, str) and class_weights == "auto":
+        class_weights = getattr(model, "synthscope_meta", {}).get("class_weights")
+    return decide_classes(predict(model, image, **kwargs), class_weights)
