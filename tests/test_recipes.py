@@ -70,3 +70,15 @@ def test_scenario_file_errors(tmp_path):
         load_scenario_file(odd)
     with pytest.raises(ValueError, match="cannot read"):
         load_scenario_file(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("boundary, particle", [("groove", "dark_rim"), ("edge", "bump"), ("step", "bright")])
+def test_matched_particles_take_the_look_of_the_boundary_line(boundary, particle):
+    r = get_recipe("grain_boundaries")
+    scen = {**r.space.sample_one(SEED, 0), "boundary_style": boundary, "particles_per_grain": 1.5}
+    matched = r.render({**scen, "particle_style": "matched"}, shape=(96, 96), entropy=1, index=0)
+    explicit = r.render({**scen, "particle_style": particle}, shape=(96, 96), entropy=1, index=0)
+    other = r.render({**scen, "particle_style": "dark" if particle != "dark" else "bright"},
+                     shape=(96, 96), entropy=1, index=0)
+    assert np.array_equal(matched.image, explicit.image)
+    assert not np.array_equal(matched.image, other.image)

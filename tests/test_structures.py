@@ -73,6 +73,16 @@ def test_relaxation_makes_sizes_more_regular():
     assert cv(5) < 0.75 * cv(0)
 
 
+def test_roughness_lengthens_boundaries_keeps_grain_size():
+    kw = dict(mean_grain_diameter_px=40, waviness=0.0, relaxation_steps=2)
+    smooth = [generate_grains((256, 256), roughness=0.0, rng=SEED + i, **kw) for i in range(4)]
+    rough = [generate_grains((256, 256), roughness=0.04, rng=SEED + i, **kw) for i in range(4)]
+    length = [np.mean([boundary_edges(s.instances).sum() for s in g]) for g in (smooth, rough)]
+    assert length[1] > 1.15 * length[0]
+    d = [np.mean([s.stats["mean_equivalent_diameter_px"] for s in g]) for g in (smooth, rough)]
+    assert abs(d[1] / d[0] - 1) < 0.1
+
+
 def test_merging_makes_non_convex_grains():
     from skimage.measure import regionprops
 

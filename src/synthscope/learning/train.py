@@ -49,7 +49,7 @@ class TrainConfig:
     max_steps: int | None = None
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    class_weights: tuple | None = (1.0, 3.0)
+    class_weights: tuple | None = (1.0, 2.0)
     entropy: int = 0
     loader_workers: int = 1
     threads: int | None = None

@@ -16,11 +16,21 @@ from synthscope.recipes.base import Recipe, register_recipe
 from synthscope.structures.distractors import PARTICLE_STYLES, add_distractors
 from synthscope.structures.grains import generate_grains
 
-__all__ = ["GRAIN_BOUNDARIES", "BOUNDARY_STYLES"]
+__all__ = ["GRAIN_BOUNDARIES", "BOUNDARY_STYLES", "PARTICLE_OPTIONS"]
 
 #: groove: dark line; ridge: bright line; edge: SEM edge effect (bright flanks);
 #: step: no line at all, grains differ only by tint
 BOUNDARY_STYLES = ("groove", "ridge", "edge", "step")
+#: particle styles, plus 'matched': the style whose outline looks like the boundary line
+#: (dark-rimmed on dark grooves, raised bright-rimmed on bright lines), the hard case
+#: where only shape and context tell a particle's rim from a boundary
+PARTICLE_OPTIONS = (*PARTICLE_STYLES, "matched")
+MATCHED_PARTICLE = {"groove": "dark_rim", "ridge": "bump", "edge": "bump", "step": "bright"}
+
+
+def _particle_style(s):
+    p = s["particle_style"]
+    return MATCHED_PARTICLE[s["boundary_style"]] if p == "matched" else p
 
 
 def P(name, dist, low=None, high=None, *, options=None, integer=False, doc=""):
@@ -32,10 +42,11 @@ SPACE = ParameterSpace(
         # structure
         P("mean_grain_diameter_px", LogUniform(20.0, 200.0), 3.0, 5000.0, doc="target diameter of the mean grain area, px"),
         P("n_grains", Constant(0), 0, 100000, integer=True, doc="grains per image area instead of a diameter (0: use the diameter)"),
-        P("size_spread", Uniform(0.0, 0.5), 0.0, 2.0, doc="amplitude of the log seed density (grain size variation)"),
+        P("size_spread", Uniform(0.0, 0.8), 0.0, 2.0, doc="amplitude of the log seed density (grain size variation)"),
         P("relaxation_steps", Choice((0, 1, 2, 3, 5)), 0, 50, integer=True, doc="Lloyd iterations; 0 = Poisson-Voronoi"),
         P("waviness", Uniform(0.0, 0.3), 0.0, 1.0, doc="boundary bending amplitude / grain diameter"),
         P("waviness_wavelength", Uniform(0.4, 1.5), 0.05, 10.0, doc="boundary bending wavelength / grain diameter"),
+        P("boundary_roughness", Uniform(0.0, 0.035), 0.0, 0.5, doc="fine-scale (jagged) boundary bending / grain diameter"),
         P("merge_fraction", Uniform(0.0, 0.35), 0.0, 0.75, doc="share of cells merged into a neighbour (non-convex grains)"),
         P("label_width_px", Constant(3.0), 1.0, 15.0, doc="width of the boundary class in the mask, px"),
         P("boundary_style", Choice(BOUNDARY_STYLES, p=(0.4, 0.2, 0.15, 0.25)), options=BOUNDARY_STYLES, doc="how a boundary looks"),
@@ -48,8 +59,9 @@ SPACE = ParameterSpace(
         P("texture_amplitude", Uniform(0.0, 0.1), 0.0, 1.0, doc="fBm texture inside grains"),
         P("texture_wavelength", Uniform(0.2, 0.67), 0.01, 5.0, doc="texture wavelength / grain diameter (paper: 1/5 to 2/3)"),
         # distractors (labelled background)
-        P("particles_per_grain", Uniform(0.0, 3.0), 0.0, 10.0, doc="particles on boundaries/junctions per grain"),
-        P("particle_style", Choice(PARTICLE_STYLES), options=PARTICLE_STYLES, doc="particle appearance"),
+        P("particles_per_grain", Choice((0.0, 0.0, 0.0, 0.3, 0.7, 1.5, 3.0)), 0.0, 10.0, doc="particles on boundaries/junctions per grain (none in 3 of 7 images)"),
+        P("particle_style", Choice(PARTICLE_OPTIONS, p=(0.15, 0.15, 0.1, 0.1, 0.5)), options=PARTICLE_OPTIONS,
+          doc="particle appearance; 'matched': rims that look like the boundary lines"),
         P("particle_size_rel", Uniform(0.04, 0.25), 0.005, 2.0, doc="particle radius / grain diameter"),
         P("particle_contrast", Uniform(0.15, 1.0), 0.0, 3.0, doc="tint change of particles (the style sets the sign)"),
         P("particle_roughness", Uniform(0.0, 0.15), 0.0, 2.0, doc="rough texture inside particles"),
@@ -87,6 +99,7 @@ def _structure(shape, s, rng):
         relaxation_steps=s["relaxation_steps"],
         waviness=s["waviness"],
         waviness_wavelength=s["waviness_wavelength"],
+        roughness=s["boundary_roughness"],
         merge_fraction=s["merge_fraction"],
         label_width_px=s["label_width_px"],
         groove_width_px=s["groove_width_px"],
@@ -106,7 +119,7 @@ def _structure(shape, s, rng):
         spec,
         particles_per_grain=s["particles_per_grain"],
         particle_size_px=s["particle_size_rel"] * d,
-        particle_style=s["particle_style"],
+        particle_style=_particle_style(s),
         particle_contrast=s["particle_contrast"],
         particle_roughness=s["particle_roughness"],
         interior_fraction=s["particle_interior_fraction"],
@@ -125,7 +138,7 @@ def _imaging(specimen, s, rng):
     topo = {"groove": bc, "ridge": -bc, "edge": 0.0, "step": 0.0}[style]
     # SEM edge effect: on boundaries in 'edge' style, and on raised ('bump') particles,
     # where it also brightens groove flanks as in a real secondary-electron image
-    uses_edge = style == "edge" or s["particle_style"] == "bump"
+    uses_edge = style == "edge" or _particle_style(s) == "bump"
     edge = s["edge_strength"] * max(bc, 0.3) if uses_edge else 0.0
     return image_detector(
         specimen,

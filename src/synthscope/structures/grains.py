@@ -20,6 +20,9 @@ from synthscope.structures.textures import fbm_noise, smooth_field
 
 __all__ = ["generate_grains", "grain_statistics", "astm_grain_size_number", "boundary_edges"]
 
+#: wavelength of the fine boundary roughness, in grain diameters
+FINE_WAVELENGTH = 0.15
+
 
 def astm_grain_size_number(mean_area_px: float, pixel_size_nm: float) -> float:
     """ASTM E112 grain size number G from the mean grain area (planimetric method).
@@ -205,6 +208,7 @@ def generate_grains(
     relaxation_steps: int = 2,
     waviness: float = 0.1,
     waviness_wavelength: float = 0.8,
+    roughness: float = 0.0,
     merge_fraction: float = 0.0,
     label_width_px: float = 3.0,
     groove_width_px: float = 2.0,
@@ -238,6 +242,9 @@ def generate_grains(
         Boundary displacement amplitude as a fraction of the grain diameter.
     waviness_wavelength : float > 0
         Wavelength of the boundary bending as a fraction of the grain diameter.
+    roughness : float >= 0
+        Fine-scale bending amplitude / grain diameter, at a wavelength of
+        ``FINE_WAVELENGTH`` diameters: jagged, serrated boundaries.
     merge_fraction : float in [0, 0.8)
         Fraction of cells merged into a neighbour (non-convex grains). The seed count is
         raised so the grain count still meets the target.
@@ -285,7 +292,9 @@ def generate_grains(
     # The image is a window on a larger tessellation, so border grains are cut as in a
     # real micrograph; the pad also covers the warp displacement.
     amp = waviness * diameter
-    pad = int(math.ceil(min(1.0 * diameter, 0.5 * max(h, w)) + 2.5 * amp)) + 2
+    # fine-scale bending (jagged, serrated boundaries) on top of the broad waviness
+    amp_fine = roughness * diameter
+    pad = int(math.ceil(min(1.0 * diameter, 0.5 * max(h, w)) + 2.5 * (amp + amp_fine))) + 2
     ph, pw = h + 2 * pad, w + 2 * pad
     density = 1.0 / (math.pi / 4.0 * diameter**2)  # grains per px^2
     n_seeds = max(4, int(round(ph * pw * density / (1.0 - merge_fraction))))
@@ -310,10 +319,14 @@ def generate_grains(
         lab = roots[lab].astype(np.int32)
 
     # Domain warp: bend boundaries by sampling the tessellation at displaced positions.
-    if amp > 0:
-        wl = max(4.0, waviness_wavelength * diameter)
-        dy = smooth_field((h, w), wavelength_px=wl, rng=rng) * np.float32(amp)
-        dx = smooth_field((h, w), wavelength_px=wl, rng=rng) * np.float32(amp)
+    if amp > 0 or amp_fine > 0:
+        dy = np.zeros((h, w), np.float32)
+        dx = np.zeros((h, w), np.float32)
+        for a, wl in ((amp, waviness_wavelength * diameter), (amp_fine, FINE_WAVELENGTH * diameter)):
+            if a > 0:
+                wl = max(3.0, wl)
+                dy += smooth_field((h, w), wavelength_px=wl, rng=rng) * np.float32(a)
+                dx += smooth_field((h, w), wavelength_px=wl, rng=rng) * np.float32(a)
         iy = np.clip(np.rint(np.arange(h, dtype=np.float32)[:, None] + pad + dy), 0, ph - 1).astype(np.intp)
         ix = np.clip(np.rint(np.arange(w, dtype=np.float32)[None, :] + pad + dx), 0, pw - 1).astype(np.intp)
         lab = lab[iy, ix]
