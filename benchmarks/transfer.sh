@@ -19,6 +19,15 @@ for s in "${sets[@]}"; do
         echo "$s: skipped ($real/$s not found)"
         continue
     fi
-    synthscope evaluate "$run" --real "$real/$s" --out "$run/report-$s" | tail -n 2 | tr '\n' ' '
-    echo
+    rm -rf "$run/report-$s"
+    synthscope evaluate "$run" --real "$real/$s" --out "$run/report-$s" > "$run/evaluate-$s.log" 2>&1 \
+        || { cat "$run/evaluate-$s.log"; exit 1; }
+    python - "$run/report-$s/report.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))["datasets"][0]
+b = d["best_baseline"]
+print(f"{d['name']:28s} boundary F1 {d['model']['boundary_f1']:.3f}  "
+      f"(P {d['model']['boundary_precision']:.3f}, R {d['model']['boundary_recall']:.3f}, "
+      f"mean IoU {d['model']['mean_iou']:.3f})  best baseline {b} {d['baselines'][b]['boundary_f1']:.3f}")
+PY
 done
