@@ -15,6 +15,7 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
+from synthscope.structures._kernels import SeedIndex
 from synthscope.structures.specimen import Specimen
 from synthscope.structures.textures import fbm_noise, smooth_field
 
@@ -314,11 +315,9 @@ def generate_grains(
         pairs = np.sort(roots[pairs], axis=1)
         pairs = np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0)
 
-    lab = _nearest_seed(seeds, (ph, pw))
-    if roots is not None:
-        lab = roots[lab].astype(np.int32)
-
-    # Domain warp: bend boundaries by sampling the tessellation at displaced positions.
+    # Domain warp: bend boundaries by looking up the tessellation at displaced positions
+    # (the nearest seed to each pixel's displaced position, exact to sub-pixel).
+    dy = dx = None
     if amp > 0 or amp_fine > 0:
         dy = np.zeros((h, w), np.float32)
         dx = np.zeros((h, w), np.float32)
@@ -327,11 +326,9 @@ def generate_grains(
                 wl = max(3.0, wl)
                 dy += smooth_field((h, w), wavelength_px=wl, rng=rng) * np.float32(a)
                 dx += smooth_field((h, w), wavelength_px=wl, rng=rng) * np.float32(a)
-        iy = np.clip(np.rint(np.arange(h, dtype=np.float32)[:, None] + pad + dy), 0, ph - 1).astype(np.intp)
-        ix = np.clip(np.rint(np.arange(w, dtype=np.float32)[None, :] + pad + dx), 0, pw - 1).astype(np.intp)
-        lab = lab[iy, ix]
-    else:
-        lab = lab[pad : pad + h, pad : pad + w]
+    lab = SeedIndex(seeds, (ph, pw)).labels((h, w), offset=(pad, pad), dy=dy, dx=dx)
+    if roots is not None:
+        lab = roots[lab].astype(np.int32)
     lut = _compact_lut(lab, n_seeds + 1)
     inst = lut[lab]
     pairs = lut[pairs]

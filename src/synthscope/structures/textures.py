@@ -11,6 +11,8 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import ndimage as ndi
 
+from synthscope.structures._kernels import upsample_bilinear
+
 __all__ = ["fbm_noise", "smooth_field"]
 
 
@@ -70,24 +72,12 @@ def smooth_field(
     rng = np.random.default_rng(rng)
     h, w = shape
     step = wavelength_px / 4.0
-    if step < 2.0:
-        # fine fields: smooth white noise at full resolution
+    if step < 1.0:
+        # the finest fields: smooth white noise at full resolution
         out = ndi.gaussian_filter(rng.standard_normal((h, w), dtype=np.float32), max(step, 0.5), mode="wrap")
     else:
         sh, sw = max(4, int(np.ceil(h / step)) + 1), max(4, int(np.ceil(w / step)) + 1)
         small = ndi.gaussian_filter(rng.standard_normal((sh, sw), dtype=np.float32), 1.0, mode="wrap")
-        out = _lerp_rows(_lerp_rows(small, h).T, w).T
+        return upsample_bilinear(small, (h, w), standardize=True)
     std = out.std()
     return ((out - out.mean()) / (std if std > 0 else 1.0)).astype(np.float32, copy=False)
-
-
-def _lerp_rows(a: np.ndarray, n_out: int) -> np.ndarray:
-    """Linear interpolation of the rows of ``a`` onto ``n_out`` rows spanning the same
-    extent (separable zoom; cheaper than ndimage.zoom for these small inputs)."""
-    n_in = a.shape[0]
-    pos = (np.arange(n_out, dtype=np.float32) + 0.5) * (n_in / n_out) - 0.5
-    pos = np.clip(pos, 0, n_in - 1)
-    i0 = np.floor(pos).astype(np.intp)
-    i1 = np.minimum(i0 + 1, n_in - 1)
-    f = (pos - i0).astype(np.float32)[:, None]
-    return a[i0] * (1.0 - f) + a[i1] * f

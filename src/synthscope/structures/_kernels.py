@@ -1,0 +1,201 @@
+"""Compiled kernels for the per-pixel loops of structure generation.
+
+Each is a plain loop over output pixels that numpy would express as several full-size
+temporaries (or, for the Voronoi lookup, as a distance transform of a padded grid).
+Compiled once and cached on disk (``cache=True``), so worker processes load them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+__all__ = ["upsample_bilinear", "SeedIndex"]
+
+
+@numba.njit(cache=True, nogil=True)
+def _upsample(small, h, w, out):
+    """Bilinear zoom of ``small`` onto (h, w), pixel centres aligned (the extent of the
+    small grid spans the output); returns the sum and the sum of squares of ``out``."""
+    sh, sw = small.shape
+    fy = sh / h
+    fx = sw / w
+    x0 = np.empty(w, np.int64)
+    x1 = np.empty(w, np.int64)
+    tx = np.empty(w, np.float32)
+    for j in range(w):
+        p = (j + 0.5) * fx - 0.5
+        p = min(max(p, 0.0), sw - 1.0)
+        i0 = int(math.floor(p))
+        x0[j] = i0
+        x1[j] = min(i0 + 1, sw - 1)
+        tx[j] = p - i0
+    s = 0.0
+    s2 = 0.0
+    for i in range(h):
+        p = (i + 0.5) * fy - 0.5
+        p = min(max(p, 0.0), sh - 1.0)
+        r0 = int(math.floor(p))
+        r1 = min(r0 + 1, sh - 1)
+        ty = np.float32(p - r0)
+        acc = 0.0
+        acc2 = 0.0
+        for j in range(w):
+            a = small[r0, x0[j]] * (1 - tx[j]) + small[r0, x1[j]] * tx[j]
+            b = small[r1, x0[j]] * (1 - tx[j]) + small[r1, x1[j]] * tx[j]
+            v = a * (1 - ty) + b * ty
+            out[i, j] = v
+            acc += v
+            acc2 += v * v
+        s += acc
+        s2 += acc2
+    return s, s2
+
+
+@numba.njit(cache=True, nogil=True)
+def _affine_inplace(a, offset, scale):
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            a[i, j] = (a[i, j] - offset) * scale
+
+
+def upsample_bilinear(small: np.ndarray, shape: tuple[int, int], *, standardize: bool = False) -> np.ndarray:
+    """Bilinear zoom of a small 2-D array to ``shape`` (float32); with ``standardize``
+    the result has mean 0 and std 1 (computed in the same pass)."""
+    h, w = int(shape[0]), int(shape[1])
+    out = np.empty((h, w), np.float32)
+    s, s2 = _upsample(np.ascontiguousarray(small, dtype=np.float32), h, w, out)
+    if standardize:
+        n = h * w
+        mean = s / n
+        var = max(s2 / n - mean * mean, 0.0)
+        sd = math.sqrt(var)
+        _affine_inplace(out, np.float32(mean), np.float32(1.0 / sd if sd > 0 else 1.0))
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _ring_bounds(r, by, bx, nby, nbx):
+    return max(by - r, 0), min(by + r, nby - 1), max(bx - r, 0), min(bx + r, nbx - 1)
+
+
+@numba.njit(cache=True, nogil=True)
+def _candidates(sy, sx, start, items, nby, nbx, cell, fill, cstart, cand):
+    """For every bucket, the seeds that can be nearest to some point in it: those whose
+    least distance to the bucket is within the smallest greatest distance of any seed.
+    With ``fill`` False counts them into ``cstart[b + 1]``, else writes them to ``cand``."""
+    rmax = max(nby, nbx)
+    for by in range(nby):
+        for bx in range(nbx):
+            b = by * nbx + bx
+            y0 = by * cell
+            y1 = y0 + cell
+            x0 = bx * cell
+            x1 = x0 + cell
+            lim = np.inf  # least over seeds of the squared greatest distance to the bucket
+            r = 0
+            while r <= rmax:
+                qy0, qy1, qx0, qx1 = _ring_bounds(r, by, bx, nby, nbx)
+                for qy in range(qy0, qy1 + 1):
+                    for qx in range(qx0, qx1 + 1):
+                        if max(abs(qy - by), abs(qx - bx)) != r:
+                            continue
+                        q = qy * nbx + qx
+                        for k in range(start[q], start[q + 1]):
+                            s = items[k]
+                            fy = max((sy[s] - y0) ** 2, (sy[s] - y1) ** 2)
+                            fx = max((sx[s] - x0) ** 2, (sx[s] - x1) ** 2)
+                            lim = min(lim, fy + fx)
+                # seeds beyond ring r are at least r * cell from the bucket
+                if lim <= (r * cell) ** 2:
+                    break
+                r += 1
+            n = 0
+            pos = cstart[b] if fill else 0
+            r = 0
+            while r <= rmax and (max(r - 1, 0) * cell) ** 2 <= lim:
+                qy0, qy1, qx0, qx1 = _ring_bounds(r, by, bx, nby, nbx)
+                for qy in range(qy0, qy1 + 1):
+                    for qx in range(qx0, qx1 + 1):
+                        if max(abs(qy - by), abs(qx - bx)) != r:
+                            continue
+                        q = qy * nbx + qx
+                        for k in range(start[q], start[q + 1]):
+                            s = items[k]
+                            ny = max(y0 - sy[s], 0.0, sy[s] - y1)
+                            nx = max(x0 - sx[s], 0.0, sx[s] - x1)
+                            if ny * ny + nx * nx <= lim:
+                                if fill:
+                                    cand[pos + n] = s
+                                n += 1
+                r += 1
+            if not fill:
+                cstart[b + 1] = n
+
+
+@numba.njit(cache=True, nogil=True)
+def _nearest(sy, sx, cstart, cand, nby, nbx, cell, y0, x0, dy, dx, out):
+    """Label (1-based seed index) of the nearest seed to each pixel's (warped) position,
+    among its bucket's candidates."""
+    h, w = out.shape
+    warped = dy.shape[0] > 0
+    inv = 1.0 / cell
+    for i in range(h):
+        for j in range(w):
+            py = i + y0
+            px = j + x0
+            if warped:
+                py += dy[i, j]
+                px += dx[i, j]
+            by = min(max(int(math.floor(py * inv)), 0), nby - 1)
+            bx = min(max(int(math.floor(px * inv)), 0), nbx - 1)
+            b = by * nbx + bx
+            d = np.inf
+            best = 0
+            for k in range(cstart[b], cstart[b + 1]):
+                s = cand[k]
+                dd = (sy[s] - py) ** 2 + (sx[s] - px) ** 2
+                if dd < d:
+                    d = dd
+                    best = s + 1
+            out[i, j] = best
+
+
+class SeedIndex:
+    """Nearest-seed queries for a set of 2-D points: a bucket grid over ``shape`` (about
+    four buckets per seed), each listing the few seeds that can be nearest inside it."""
+
+    def __init__(self, seeds: np.ndarray, shape: tuple[int, int]):
+        seeds = np.asarray(seeds, dtype=np.float64)
+        h, w = shape
+        n = len(seeds)
+        if n == 0:
+            raise ValueError("SeedIndex needs at least one seed")
+        self.cell = max(1.0, 0.5 * math.sqrt(h * w / n))
+        self.nby = max(1, int(math.ceil(h / self.cell)))
+        self.nbx = max(1, int(math.ceil(w / self.cell)))
+        by = np.clip((seeds[:, 0] / self.cell).astype(np.int64), 0, self.nby - 1)
+        bx = np.clip((seeds[:, 1] / self.cell).astype(np.int64), 0, self.nbx - 1)
+        b = by * self.nbx + bx
+        items = np.argsort(b, kind="stable").astype(np.int64)
+        start = np.searchsorted(b[items], np.arange(self.nby * self.nbx + 1)).astype(np.int64)
+        self.sy = np.ascontiguousarray(seeds[:, 0])
+        self.sx = np.ascontiguousarray(seeds[:, 1])
+        args = (self.sy, self.sx, start, items, self.nby, self.nbx, self.cell)
+        cstart = np.zeros(self.nby * self.nbx + 1, np.int64)
+        _candidates(*args, False, cstart, np.empty(0, np.int64))
+        np.cumsum(cstart, out=cstart)
+        self.cand = np.empty(int(cstart[-1]), np.int64)
+        _candidates(*args, True, cstart, self.cand)
+        self.cstart = cstart
+
+    def labels(self, out_shape, *, offset=(0.0, 0.0), dy=None, dx=None) -> np.ndarray:
+        """int32 labels 1..n of the nearest seed to pixel (i + offset_y + dy, j + offset_x + dx)."""
+        out = np.empty(tuple(int(s) for s in out_shape), np.int32)
+        if dy is None:
+            dy = dx = np.zeros((0, 0), np.float32)
+        _nearest(self.sy, self.sx, self.cstart, self.cand, self.nby, self.nbx, self.cell,
+                 float(offset[0]), float(offset[1]), dy, dx, out)
+        return out
