@@ -42,6 +42,9 @@ def test_train_checkpoint_resume_and_predict_any_size(tmp_path):
                       max_minutes=None, max_steps=4, loader_workers=0, log_every=1)
     s1 = train(tmp_path / "run", cfg, recipe=r)
     assert s1["steps"] == 4 and (tmp_path / "run" / "model.pt").exists()
+    assert np.isfinite(s1["final_loss"])
+    native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert s1["precision"] == ("bfloat16" if native_bf16 else "float32")
     cfg2 = TrainConfig(**{**cfg.__dict__, "max_steps": 6})
     s2 = train(tmp_path / "run", cfg2, recipe=r)  # resumes at step 4
     assert s2["steps"] == 6
@@ -66,6 +69,15 @@ def test_decide_classes_undoes_class_weights():
     assert decide_classes(three)[0, 0] == 2 and decide_classes(three, (1, 1, 2))[0, 0] == 1
     with pytest.raises(ValueError, match="class_weights must be 2 positive numbers"):
         decide_classes(probs, (1.0, 0.0))
+
+
+def test_mixed_precision_choice():
+    from synthscope.learning.train import _mixed_precision
+
+    cpu = torch.device("cpu")
+    assert _mixed_precision(cpu, False) is None
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert _mixed_precision(cpu, True) == (torch.bfloat16 if native else None)
 
 
 def test_train_config_validation():

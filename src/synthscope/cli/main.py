@@ -199,6 +199,7 @@ def train(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda")] = "auto",
     loader_workers: Annotated[int, typer.Option(help="data-loading processes")] = 1,
     stages: Annotated[str, typer.Option(help="progressive resizing: size:batch:share,...")] = "128:16:0.4,256:8:0.6",
+    amp: Annotated[bool, typer.Option(help="mixed precision: CUDA, or bfloat16 on CPUs that have it natively")] = True,
 ):
     """Train a segmentation network on streamed or generated synthetic data."""
     from synthscope.learning import Stage, TrainConfig
@@ -229,7 +230,7 @@ def train(
     cfg = TrainConfig(arch=arch, model_kwargs={"width": width} if arch == "unet" else {},
                       out_channels=len(classes), classes=tuple(classes), stages=st,
                       max_minutes=max_minutes, max_steps=max_steps, entropy=entropy, device=device,
-                      loader_workers=loader_workers)
+                      loader_workers=loader_workers, amp=amp)
     with _progress() as p:
         total = max_steps if max_steps and not max_minutes else 1000
         task = p.add_task("train", total=total)
