@@ -2,17 +2,18 @@
 # Synthetic-to-real transfer: train on grain_boundaries only, then score on every
 # development set found, beside the Otsu and k-means baselines.
 #
-#   bash benchmarks/transfer.sh [RUN_DIR] [MINUTES]
+#   bash benchmarks/transfer.sh [RUN_DIR] [MINUTES] [ENTROPY]
 #
 # Prints one line per set: boundary F1 at 2 px of the model and of the best baseline.
 set -euo pipefail
 run=${1:-runs/transfer}
 minutes=${2:-30}
+entropy=${3:-0}
 real=${SYNTHSCOPE_REAL:-../shared/data/real}
 sets=(isbi2012-em-membrane mpunet-grain-boundary-mini tbm-grain-boundaries)
 
 if [[ ! -f "$run/summary.json" ]]; then
-    synthscope train --recipe grain_boundaries --out "$run" --max-minutes "$minutes"
+    synthscope train --recipe grain_boundaries --out "$run" --max-minutes "$minutes" --entropy "$entropy"
 fi
 for s in "${sets[@]}"; do
     if [[ ! -d "$real/$s" ]]; then
