@@ -71,7 +71,10 @@ def _stamp(tint, height, cover, cy, cx, radius, *, style, contrast, aspect, angl
     # (the label still runs through it, as annotators draw it)
     height[sl] = height[sl] * (1 - inside)
     if style == "dark_rim":
-        tint[sl] = tint[sl] + inside * (0.3 * contrast + rough) - abs(contrast) * rim
+        # the interior of an outlined particle is rarely the matrix's shade: mostly
+        # darker (absorbing precipitates), sometimes lighter
+        interior = rng.uniform(-1.0, 0.6) * abs(contrast)
+        tint[sl] = tint[sl] + inside * (interior + rough) - abs(contrast) * rim
     elif style == "bright":
         tint[sl] = tint[sl] + inside * (abs(contrast) + rough)
     else:
