@@ -91,3 +91,29 @@ def test_augment_keeps_pairs_aligned():
     a1, m1 = augment_pair(img, s.labels, rng=5)
     a2, m2 = augment_pair(img, s.labels, rng=5)
     assert np.array_equal(a1, a2) and np.array_equal(m1, m2)
+
+
+def test_compiled_tone_matches_its_numpy_definition():
+    from synthscope.imaging import _kernels as k
+
+    rng = np.random.default_rng(SEED)
+    sig = rng.normal(0, 1, (40, 60)).astype(np.float32)
+    off = rng.normal(0, 2, 40).astype(np.float32)
+    field = rng.normal(0, 1, (40, 60)).astype(np.float32)
+    out = np.empty_like(sig)
+    k.tone(sig, off, field, np.float32(0.3), np.float32(0.5), np.float32(0.2), k.gamma_lut(1.4), True, out)
+    # reference: shift each row (linear interpolation, edges repeated), then tone curve
+    shifted = np.stack([np.interp(np.clip(np.arange(60) - o, 0, 59), np.arange(60), row) for row, o in zip(sig, off, strict=True)])
+    ref = 1.0 - np.clip(0.5 + 0.2 * (shifted + 0.3 * field), 0, 1) ** 1.4
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+
+
+def test_shot_and_read_noise_variances_add():
+    from synthscope.imaging import _kernels as k
+
+    rng = np.random.default_rng(SEED)
+    s = np.full((300, 300), 0.4, np.float32)
+    out = np.empty_like(s)
+    k.gaussian_counts(s, np.float32(200.0), np.float32(0.03), rng.standard_normal(s.shape, dtype=np.float32), out)
+    assert abs(out.mean() - 0.4) < 0.002
+    assert out.var() == pytest.approx(0.4 / 200 + 0.03**2, rel=0.03)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from synthscope.imaging import _kernels as _k
 from synthscope.structures.specimen import Specimen
 from synthscope.structures.textures import fbm_noise, smooth_field
 
@@ -33,17 +34,6 @@ def add_shot_noise(signal: np.ndarray, dose_e_per_px: float, *, rng) -> np.ndarr
     else:
         noisy = rng.poisson(lam).astype(np.float32)
     return noisy / np.float32(dose_e_per_px)
-
-
-def _shift_rows(a: np.ndarray, off: np.ndarray) -> np.ndarray:
-    """Shift each row by a sub-pixel offset (linear interpolation, edge values repeated)."""
-    w = a.shape[1]
-    pos = np.clip(np.arange(w, dtype=np.float32)[None, :] - off[:, None], 0, w - 1)
-    i0 = np.floor(pos).astype(np.intp)
-    i1 = np.minimum(i0 + 1, w - 1)
-    f = pos - i0
-    rows = np.arange(a.shape[0])[:, None]
-    return a[rows, i0] * (1 - f) + a[rows, i1] * f
 
 
 def image_detector(
@@ -139,19 +129,26 @@ def image_detector(
         )
     if blur_sigma_px > 0:
         sig = ndi.gaussian_filter(sig, blur_sigma_px, mode="reflect")
+    off = np.zeros(0, np.float32)
     if scan_jitter_px > 0:
         # rows shift together over a few lines (mains hum, stage vibration)
-        off = ndi.gaussian_filter1d(rng.standard_normal(shape[0]), 1.5) * scan_jitter_px * 2.0
-        sig = _shift_rows(sig, off.astype(np.float32))
+        off = (ndi.gaussian_filter1d(rng.standard_normal(shape[0]), 1.5) * scan_jitter_px * 2.0).astype(np.float32)
+    field, field_gain = _k.empty_f32(), 0.0
     if illumination_gradient > 0:
         field = smooth_field(shape, wavelength_px=2.0 * max(shape), rng=rng)
-        span = float(field.max() - field.min()) or 1.0
-        sig += np.float32(illumination_gradient / span) * field
-    sig = brightness + np.float32(contrast * 0.18) * sig
-    sig = np.clip(sig, 0.0, 1.0) ** np.float32(gamma)
-    if invert:
-        sig = 1.0 - sig
-    img = add_shot_noise(sig, dose_e_per_px, rng=rng)
+        field_gain = illumination_gradient / (float(field.max() - field.min()) or 1.0)
+    # shift, illumination and tone curve in one compiled pass
+    out = np.empty(shape, np.float32)
+    _k.tone(np.ascontiguousarray(sig, dtype=np.float32), off, field, np.float32(field_gain),
+            np.float32(brightness), np.float32(contrast * 0.18), _k.gamma_lut(gamma), bool(invert), out)
+    if not dose_e_per_px > 0:
+        raise ValueError(f"dose_e_per_px must be > 0, got {dose_e_per_px}")
+    if dose_e_per_px >= _POISSON_NORMAL_LIMIT:
+        # shot and read noise are both normal here: one draw with the summed variance
+        z = rng.standard_normal(shape, dtype=np.float32)
+        _k.gaussian_counts(out, np.float32(dose_e_per_px), np.float32(read_noise), z, out)
+        return out
+    img = add_shot_noise(out, dose_e_per_px, rng=rng)
     if read_noise > 0:
         img += np.float32(read_noise) * rng.standard_normal(shape, dtype=np.float32)
     return np.clip(img, 0.0, 1.0).astype(np.float32, copy=False)
