@@ -197,3 +197,30 @@ def test_bilinear_upsampling_matches_separable_interpolation():
     np.testing.assert_allclose(out, ref, atol=1e-5)
     z = upsample_bilinear(small, (40, 56), standardize=True)
     assert abs(float(z.mean())) < 1e-5 and float(z.std()) == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize("sigma", [4.0, 6.0, 12.0])
+def test_recursive_gaussian_follows_the_sampled_gaussian(sigma):
+    from scipy import ndimage as ndi
+
+    from synthscope.structures._kernels import gaussian_recursive
+
+    e = np.zeros((200, 240), np.float32)
+    e[100, :] = 1.0  # a line: its blurred profile is the 1-D kernel
+    got = gaussian_recursive(e, sigma)[:, 120]
+    ref = ndi.gaussian_filter(e, sigma, mode="nearest")[:, 120]
+    assert np.abs(got - ref).max() < 0.035 * ref.max()
+    assert got.sum() == pytest.approx(1.0, rel=0.01)  # mass kept
+    assert abs(int(np.argmax(got)) - 100) == 0
+
+
+def test_grid_points_read_the_zoomed_field():
+    from synthscope.structures._kernels import upsample_bilinear
+    from synthscope.structures.textures import grid_at, smooth_grid
+
+    small = smooth_grid((90, 130), wavelength_px=20.0, rng=SEED)
+    assert abs(float(small.mean())) < 1e-5 and float(small.std()) == pytest.approx(1.0, abs=1e-4)
+    full = upsample_bilinear(small, (90, 130))
+    pts = np.array([[0, 0], [89, 129], [45, 60], [10, 120], [33, 7]], float)
+    np.testing.assert_allclose(grid_at(small, (90, 130), pts), full[pts[:, 0].astype(int), pts[:, 1].astype(int)],
+                               atol=1e-5)

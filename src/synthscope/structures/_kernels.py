@@ -199,3 +199,73 @@ class SeedIndex:
         _nearest(self.sy, self.sx, self.cstart, self.cand, self.nby, self.nbx, self.cell,
                  float(offset[0]), float(offset[1]), dy, dx, out)
         return out
+
+
+def _yvv_coefficients(sigma: float):
+    """Young & van Vliet (1995) third-order recursive Gaussian: (B, b1, b2, b3) / b0."""
+    if sigma >= 2.5:
+        q = 0.98711 * sigma - 0.96330
+    else:
+        q = 3.97156 - 4.14554 * math.sqrt(1.0 - 0.26891 * sigma)
+    b0 = 1.57825 + 2.44413 * q + 1.4281 * q**2 + 0.422205 * q**3
+    b1 = (2.44413 * q + 2.85619 * q**2 + 1.26661 * q**3) / b0
+    b2 = -(1.4281 * q**2 + 1.26661 * q**3) / b0
+    b3 = 0.422205 * q**3 / b0
+    return 1.0 - (b1 + b2 + b3), b1, b2, b3
+
+
+@numba.njit(cache=True, nogil=True)
+def _iir_rows(a, B, b1, b2, b3):
+    """Causal then anti-causal recursion along axis 1, in place (edge values extended)."""
+    h, w = a.shape
+    for i in range(h):
+        w1 = w2 = w3 = a[i, 0]
+        for j in range(w):
+            v = B * a[i, j] + b1 * w1 + b2 * w2 + b3 * w3
+            a[i, j] = v
+            w3, w2, w1 = w2, w1, v
+        w1 = w2 = w3 = a[i, w - 1]
+        for j in range(w - 1, -1, -1):
+            v = B * a[i, j] + b1 * w1 + b2 * w2 + b3 * w3
+            a[i, j] = v
+            w3, w2, w1 = w2, w1, v
+
+
+@numba.njit(cache=True, nogil=True)
+def _iir_cols(a, B, b1, b2, b3):
+    """As ``_iir_rows`` along axis 0, sweeping whole rows (contiguous memory)."""
+    h, w = a.shape
+    w1 = a[0].copy()
+    w2 = w1.copy()
+    w3 = w1.copy()
+    for i in range(h):
+        for j in range(w):
+            v = B * a[i, j] + b1 * w1[j] + b2 * w2[j] + b3 * w3[j]
+            a[i, j] = v
+            w3[j] = w2[j]
+            w2[j] = w1[j]
+            w1[j] = v
+    w1[:] = a[h - 1]
+    w2[:] = w1
+    w3[:] = w1
+    for i in range(h - 1, -1, -1):
+        for j in range(w):
+            v = B * a[i, j] + b1 * w1[j] + b2 * w2[j] + b3 * w3[j]
+            a[i, j] = v
+            w3[j] = w2[j]
+            w2[j] = w1[j]
+            w1[j] = v
+
+
+def gaussian_recursive(a: np.ndarray, sigma: float) -> np.ndarray:
+    """2-D Gaussian blur at a cost independent of ``sigma`` (recursive filter of Young &
+    van Vliet 1995): for wide kernels, where ``scipy.ndimage.gaussian_filter`` costs
+    O(sigma) per pixel. Its response to a line differs from the sampled Gaussian's by
+    at most 3.4 % of the peak for sigma >= 4 (5 % at 2, 9 % at 1); the mean is kept."""
+    if sigma < 0.5:
+        raise ValueError(f"sigma must be >= 0.5, got {sigma}")
+    out = np.array(a, dtype=np.float32, order="C", copy=True)
+    c = tuple(np.float32(x) for x in _yvv_coefficients(float(sigma)))
+    _iir_rows(out, *c)
+    _iir_cols(out, *c)
+    return out

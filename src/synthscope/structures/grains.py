@@ -15,9 +15,9 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
-from synthscope.structures._kernels import SeedIndex
+from synthscope.structures._kernels import SeedIndex, gaussian_recursive, upsample_bilinear
 from synthscope.structures.specimen import Specimen
-from synthscope.structures.textures import fbm_noise, smooth_field
+from synthscope.structures.textures import fbm_noise, grid_at, smooth_field, smooth_grid
 
 __all__ = ["generate_grains", "grain_statistics", "astm_grain_size_number", "boundary_edges"]
 
@@ -89,19 +89,26 @@ def grain_statistics(instances: np.ndarray, *, pixel_size_nm: float = 1000.0) ->
     }
 
 
-def _seeds(n: int, shape: tuple[int, int], spread: float, wavelength: float, rng) -> np.ndarray:
-    """``n`` seed points on a grid of ``shape``, with local density ~ exp(spread * field)."""
+def _seeds(n: int, shape: tuple[int, int], spread: float, field, rng) -> np.ndarray:
+    """``n`` seed points on a grid of ``shape``, with local density ~ exp(spread * field);
+    ``field`` is a ``smooth_grid`` over ``shape`` (or None for uniform density)."""
     h, w = shape
-    if spread <= 0:
+    if spread <= 0 or field is None:
         return rng.uniform((0, 0), (h, w), size=(n, 2))
-    dens = np.exp(spread * smooth_field(shape, wavelength_px=wavelength, rng=rng))
-    dens /= dens.max()
+    top = float(np.exp(spread * field.max()))
     out = np.empty((0, 2))
     while len(out) < n:
         cand = rng.uniform((0, 0), (h, w), size=(2 * n + 16, 2))
-        keep = rng.random(len(cand)) < dens[cand[:, 0].astype(int), cand[:, 1].astype(int)]
+        keep = rng.random(len(cand)) * top < np.exp(spread * grid_at(field, shape, cand))
         out = np.concatenate([out, cand[keep]])
     return out[:n]
+
+
+def _blur(a: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur; recursive (constant cost) where the kernel is wide."""
+    if sigma >= 4.0:
+        return gaussian_recursive(a, sigma)
+    return ndi.gaussian_filter(a, sigma)
 
 
 def _nearest_seed(seeds: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -125,7 +132,8 @@ def _lloyd(seeds, shape, steps, weights=None):
     ch, cw = max(8, int(h * scale)), max(8, int(w * scale))
     sy, sx = ch / h, cw / w
     yy, xx = np.mgrid[0:ch, 0:cw].astype(np.float64)
-    wt = np.ones((ch, cw)) if weights is None else ndi.zoom(weights, (ch / h, cw / w), order=1)[:ch, :cw]
+    # weights: a coarse grid over ``shape`` (``smooth_grid``), zoomed to this grid
+    wt = np.ones((ch, cw)) if weights is None else upsample_bilinear(weights, (ch, cw)).astype(np.float64)
     pts = seeds * (sy, sx)
     for _ in range(int(steps)):
         lab = _nearest_seed(pts, (ch, cw)).ravel()
@@ -301,11 +309,12 @@ def generate_grains(
     n_seeds = max(4, int(round(ph * pw * density / (1.0 - merge_fraction))))
 
     spread_wavelength = 4.0 * diameter
-    seeds = _seeds(n_seeds, (ph, pw), size_spread, spread_wavelength, rng)
+    field = smooth_grid((ph, pw), wavelength_px=spread_wavelength, rng=rng) if size_spread > 0 else None
+    seeds = _seeds(n_seeds, (ph, pw), size_spread, field, rng)
     weights = None
-    if size_spread > 0 and relaxation_steps > 0:
-        # weighted centroids keep the density contrast through relaxation
-        weights = np.exp(2.0 * size_spread * smooth_field((ph, pw), wavelength_px=spread_wavelength, rng=rng))
+    if field is not None and relaxation_steps > 0:
+        # centroids weighted by the same density keep its contrast through relaxation
+        weights = np.exp(2.0 * size_spread * field)
     seeds = _lloyd(seeds, (ph, pw), relaxation_steps, weights)
     # neighbouring cells are the Delaunay edges of the seeds
     pairs = _delaunay_pairs(seeds)
@@ -357,10 +366,10 @@ def generate_grains(
     if groove_depth > 0 and edges.any():
         sigma = max(0.3, groove_width_px / 2.0)
         e = edges.astype(np.float32)
-        g = ndi.gaussian_filter(e, sigma) * (math.sqrt(2 * math.pi) * sigma)
+        g = _blur(e, sigma) * np.float32(math.sqrt(2 * math.pi) * sigma)
         if groove_width_variation > 0:
             s2 = sigma * (1.0 + 2.0 * groove_width_variation)
-            g2 = ndi.gaussian_filter(e, s2) * (math.sqrt(2 * math.pi) * s2)
+            g2 = _blur(e, s2) * np.float32(math.sqrt(2 * math.pi) * s2)
             mix = 0.5 + 0.5 * np.tanh(smooth_field((h, w), wavelength_px=diameter, rng=rng))
             g = (1.0 - mix) * g + mix * g2
         g = np.minimum(g, 1.0)

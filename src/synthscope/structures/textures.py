@@ -13,7 +13,7 @@ from scipy import ndimage as ndi
 
 from synthscope.structures._kernels import upsample_bilinear
 
-__all__ = ["fbm_noise", "smooth_field"]
+__all__ = ["fbm_noise", "smooth_field", "smooth_grid", "grid_at"]
 
 
 def fbm_noise(
@@ -75,9 +75,35 @@ def smooth_field(
     if step < 1.0:
         # the finest fields: smooth white noise at full resolution
         out = ndi.gaussian_filter(rng.standard_normal((h, w), dtype=np.float32), max(step, 0.5), mode="wrap")
-    else:
-        sh, sw = max(4, int(np.ceil(h / step)) + 1), max(4, int(np.ceil(w / step)) + 1)
-        small = ndi.gaussian_filter(rng.standard_normal((sh, sw), dtype=np.float32), 1.0, mode="wrap")
-        return upsample_bilinear(small, (h, w), standardize=True)
-    std = out.std()
-    return ((out - out.mean()) / (std if std > 0 else 1.0)).astype(np.float32, copy=False)
+        std = out.std()
+        return ((out - out.mean()) / (std if std > 0 else 1.0)).astype(np.float32, copy=False)
+    return upsample_bilinear(smooth_grid(shape, wavelength_px=wavelength_px, rng=rng), (h, w), standardize=True)
+
+
+def smooth_grid(
+    shape: tuple[int, int], *, wavelength_px: float, rng: np.random.Generator | int | None = None
+) -> np.ndarray:
+    """The coarse grid (``wavelength_px / 4`` spacing, at least 1 px) behind a smooth
+    field over ``shape``; zoom it with ``upsample_bilinear`` or read it at points with
+    ``grid_at``. Zero mean and unit std over the grid."""
+    rng = np.random.default_rng(rng)
+    h, w = shape
+    step = max(1.0, wavelength_px / 4.0)
+    sh, sw = max(4, int(np.ceil(h / step)) + 1), max(4, int(np.ceil(w / step)) + 1)
+    small = ndi.gaussian_filter(rng.standard_normal((sh, sw), dtype=np.float32), 1.0, mode="wrap")
+    sd = float(small.std())
+    return ((small - small.mean()) / (sd if sd > 0 else 1.0)).astype(np.float32)
+
+
+def grid_at(small: np.ndarray, shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
+    """Bilinear value at (y, x) ``points`` of the field that ``small`` zooms to over
+    ``shape`` (the same pixel-centre alignment as ``upsample_bilinear``)."""
+    sh, sw = small.shape
+    py = np.clip((points[:, 0] + 0.5) * (sh / shape[0]) - 0.5, 0, sh - 1)
+    px = np.clip((points[:, 1] + 0.5) * (sw / shape[1]) - 0.5, 0, sw - 1)
+    y0 = np.minimum(py.astype(np.intp), sh - 2) if sh > 1 else np.zeros(len(py), np.intp)
+    x0 = np.minimum(px.astype(np.intp), sw - 2) if sw > 1 else np.zeros(len(px), np.intp)
+    ty, tx = py - y0, px - x0
+    a = small[y0, x0] * (1 - tx) + small[y0, x0 + 1] * tx
+    b = small[y0 + 1, x0] * (1 - tx) + small[y0 + 1, x0 + 1] * tx
+    return a * (1 - ty) + b * ty
