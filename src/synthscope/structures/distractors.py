@@ -13,6 +13,7 @@ import math
 import numpy as np
 from scipy import stats as _st
 
+from synthscope.structures._kernels import STYLE_CODES, stamp_particle
 from synthscope.structures.specimen import Specimen
 from synthscope.structures.textures import fbm_noise, smooth_field
 
@@ -33,52 +34,20 @@ def _triple_junctions(inst: np.ndarray) -> np.ndarray:
 
 
 def _stamp(tint, height, cover, cy, cx, radius, *, style, contrast, aspect, angle, irregularity, rough_field, rng):
-    """Draw one irregular blob (anti-aliased) into tint/height in place."""
+    """Draw one irregular blob (anti-aliased) into tint/height/cover in place."""
     h, w = tint.shape
     r_out = radius * (1.0 + irregularity) * max(aspect, 1.0 / aspect) + 3
     y0, y1 = max(0, int(cy - r_out)), min(h, int(cy + r_out) + 1)
     x0, x1 = max(0, int(cx - r_out)), min(w, int(cx + r_out) + 1)
     if y0 >= y1 or x0 >= x1:
         return
-    sl = (slice(y0, y1), slice(x0, x1))
-    dy = np.arange(y0, y1, dtype=np.float32)[:, None] - np.float32(cy)
-    dx = np.arange(x0, x1, dtype=np.float32)[None, :] - np.float32(cx)
-    ca, sa = math.cos(angle), math.sin(angle)
-    u = (ca * dx + sa * dy) / aspect
-    v = -sa * dx + ca * dy
-    rho = np.hypot(u, v)
-    theta = np.arctan2(v, u)
-    coef = irregularity * rng.standard_normal(4)
+    coef = irregularity * rng.standard_normal(4)  # harmonics 2..5 of the outline
     phase = rng.uniform(0, 2 * np.pi, 4)
-    wobble = np.zeros_like(theta)
-    for j in range(4):  # harmonics 2..5 with 1/k amplitude
-        wobble += np.float32(coef[j] / (j + 2)) * np.cos((j + 2) * theta + np.float32(phase[j]))
-    rad = radius * (1.0 + wobble)
-    sd = rho - rad  # signed distance, negative inside
-    inside = np.clip(0.5 - sd, 0.0, 1.0)
-    np.maximum(cover[sl], inside, out=cover[sl])
-    # rim thickness grows with the particle (thick dark outlines in light optics)
-    rim = np.exp(-((sd / max(1.0, 0.2 * radius)) ** 2))
-    # particles are rarely flat: a rough surface texture inside (one field per image)
-    rough = rough_field[sl]
-    if style == "bump":
-        # raised particle: the detector's edge effect turns its flank into a bright rim
-        dome = inside * np.sqrt(np.clip(1.0 - (rho / np.maximum(rad, 1e-3)) ** 2, 0.0, 1.0))
-        height[sl] = np.maximum(height[sl], 2.0 * dome + inside * rough)
-        tint[sl] = tint[sl] * (1 - inside) + inside * (tint[sl] + abs(contrast) + rough)
-        return
-    # a flat particle covers the boundary groove beneath it: the line is hidden inside
-    # (the label still runs through it, as annotators draw it)
-    height[sl] = height[sl] * (1 - inside)
-    if style == "dark_rim":
-        # the interior of an outlined particle is rarely the matrix's shade: mostly
-        # darker (absorbing precipitates), sometimes lighter
-        interior = rng.uniform(-1.0, 0.6) * abs(contrast)
-        tint[sl] = tint[sl] + inside * (interior + rough) - abs(contrast) * rim
-    elif style == "bright":
-        tint[sl] = tint[sl] + inside * (abs(contrast) + rough)
-    else:
-        tint[sl] = tint[sl] - inside * (abs(contrast) + rough)
+    # the interior of an outlined particle is rarely the matrix's shade: mostly darker
+    # (absorbing precipitates), sometimes lighter
+    interior = rng.uniform(-1.0, 0.6) * abs(contrast) if style == "dark_rim" else 0.0
+    stamp_particle(tint, height, cover, rough_field, y0, y1, x0, x1, float(cy), float(cx), float(radius),
+                   STYLE_CODES[style], float(contrast), float(interior), float(aspect), float(angle), coef, phase)
 
 
 def _field_blobs(tint, count, radius, contrast, *, ring, rng):
