@@ -12,7 +12,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["upsample_bilinear", "SeedIndex"]
+__all__ = ["upsample_bilinear", "standardize_inplace", "SeedIndex", "gaussian_recursive", "stamp_particle"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -59,6 +59,32 @@ def _affine_inplace(a, offset, scale):
     for i in range(a.shape[0]):
         for j in range(a.shape[1]):
             a[i, j] = (a[i, j] - offset) * scale
+
+
+@numba.njit(cache=True, nogil=True)
+def _sums(a):
+    s = 0.0
+    s2 = 0.0
+    for i in range(a.shape[0]):
+        acc = 0.0
+        acc2 = 0.0
+        for j in range(a.shape[1]):
+            v = a[i, j]
+            acc += v
+            acc2 += v * v
+        s += acc
+        s2 += acc2
+    return s, s2
+
+
+def standardize_inplace(a: np.ndarray) -> np.ndarray:
+    """Shift and scale a 2-D float32 array in place to mean 0, std 1 (two passes)."""
+    s, s2 = _sums(a)
+    n = a.size
+    mean = s / n
+    sd = math.sqrt(max(s2 / n - mean * mean, 0.0))
+    _affine_inplace(a, np.float32(mean), np.float32(1.0 / sd if sd > 0 else 1.0))
+    return a
 
 
 def upsample_bilinear(small: np.ndarray, shape: tuple[int, int], *, standardize: bool = False) -> np.ndarray:

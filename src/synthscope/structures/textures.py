@@ -11,7 +11,7 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import ndimage as ndi
 
-from synthscope.structures._kernels import upsample_bilinear
+from synthscope.structures._kernels import standardize_inplace, upsample_bilinear
 
 __all__ = ["fbm_noise", "smooth_field", "smooth_grid", "grid_at"]
 
@@ -49,14 +49,11 @@ def fbm_noise(
     f0 = np.float32(1.0 / wavelength_px)
     amp = (fy * fy + fx * fx + f0 * f0) ** np.float32(-beta / 4.0)
     amp[0, 0] = 0.0
-    spec = rng.standard_normal((h, w // 2 + 1), dtype=np.float32) + 1j * rng.standard_normal(
-        (h, w // 2 + 1), dtype=np.float32
-    )
-    out = sfft.irfft2(spec * amp, s=(h, w), workers=1).astype(np.float32, copy=False)
-    std = out.std()
-    if std > 0:
-        out /= std
-    return out - out.mean()
+    # one draw of interleaved (real, imaginary) normals, read as complex64
+    spec = rng.standard_normal((h, 2 * (w // 2 + 1)), dtype=np.float32).view(np.complex64)
+    spec *= amp
+    out = np.ascontiguousarray(sfft.irfft2(spec, s=(h, w), workers=1), dtype=np.float32)
+    return standardize_inplace(out)
 
 
 def smooth_field(
@@ -75,8 +72,7 @@ def smooth_field(
     if step < 1.0:
         # the finest fields: smooth white noise at full resolution
         out = ndi.gaussian_filter(rng.standard_normal((h, w), dtype=np.float32), max(step, 0.5), mode="wrap")
-        std = out.std()
-        return ((out - out.mean()) / (std if std > 0 else 1.0)).astype(np.float32, copy=False)
+        return standardize_inplace(out)
     return upsample_bilinear(smooth_grid(shape, wavelength_px=wavelength_px, rng=rng), (h, w), standardize=True)
 
 
