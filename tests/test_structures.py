@@ -224,3 +224,14 @@ def test_grid_points_read_the_zoomed_field():
     pts = np.array([[0, 0], [89, 129], [45, 60], [10, 120], [33, 7]], float)
     np.testing.assert_allclose(grid_at(small, (90, 130), pts), full[pts[:, 0].astype(int), pts[:, 1].astype(int)],
                                atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [2, 3, 4, 7])
+def test_label_band_is_a_square_dilation_of_the_edges(size):
+    from scipy import ndimage as ndi
+
+    from synthscope.structures.grains import _dilate_square
+
+    m = np.random.default_rng(size).random((60, 75)) < 0.03
+    ref = ndi.uniform_filter(m.astype(np.float32), size=size, mode="nearest") > 1e-6
+    assert np.array_equal(_dilate_square(m, size), ref)

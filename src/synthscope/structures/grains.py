@@ -104,6 +104,29 @@ def _seeds(n: int, shape: tuple[int, int], spread: float, field, rng) -> np.ndar
     return out[:n]
 
 
+def _dilate_square(mask: np.ndarray, size: int) -> np.ndarray:
+    """Binary dilation by a ``size`` x ``size`` square (the window of
+    ``ndimage.uniform_filter(size=size)``: offsets -size//2 .. (size-1)//2), by OR-ing
+    shifted views along each axis."""
+    lo, hi = -(size // 2), (size - 1) // 2
+    out = mask.copy()
+    for axis in (0, 1):
+        src = out.copy()
+        n = src.shape[axis]
+        for off in range(lo, hi + 1):
+            if off == 0 or abs(off) >= n:
+                continue
+            # out[i] |= src[i + off]
+            dst = [slice(None)] * 2
+            sl = [slice(None)] * 2
+            if off > 0:
+                dst[axis], sl[axis] = slice(0, n - off), slice(off, n)
+            else:
+                dst[axis], sl[axis] = slice(-off, n), slice(0, n + off)
+            out[tuple(dst)] |= src[tuple(sl)]
+    return out
+
+
 def _blur(a: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur; recursive (constant cost) where the kernel is wide."""
     if sigma >= 4.0:
@@ -347,7 +370,7 @@ def generate_grains(
     # boundary class: the one-pixel edge widened to label_width_px (square footprint)
     lw = max(1, int(round(label_width_px)))
     if lw > 1:
-        band = ndi.uniform_filter(edges.astype(np.float32), size=lw, mode="nearest") > 1e-6
+        band = _dilate_square(edges, lw)
     else:
         band = edges
     labels = band.astype(np.uint8)
