@@ -135,17 +135,6 @@ def _blur(a: np.ndarray, sigma: float) -> np.ndarray:
     return ndi.gaussian_filter(a, sigma)
 
 
-def _nearest_seed(seeds: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Voronoi labels 1..n on a grid: index of the nearest seed (Euclidean distance transform)."""
-    h, w = shape
-    grid = np.zeros(shape, dtype=np.int32)
-    iy = np.clip(seeds[:, 0].astype(int), 0, h - 1)
-    ix = np.clip(seeds[:, 1].astype(int), 0, w - 1)
-    grid[iy, ix] = np.arange(1, len(seeds) + 1, dtype=np.int32)
-    idx = ndi.distance_transform_edt(grid == 0, return_distances=False, return_indices=True)
-    return grid[idx[0], idx[1]]
-
-
 def _lloyd(seeds, shape, steps, weights=None):
     """Centroidal Voronoi relaxation, on a coarse grid (its cells ~10 px across)."""
     if steps <= 0:
@@ -160,7 +149,7 @@ def _lloyd(seeds, shape, steps, weights=None):
     wt = np.ones((ch, cw)) if weights is None else upsample_bilinear(weights, (ch, cw)).astype(np.float64)
     pts = seeds * (sy, sx)
     for _ in range(int(steps)):
-        lab = _nearest_seed(pts, (ch, cw)).ravel()
+        lab = SeedIndex(pts, (ch, cw)).labels((ch, cw), offset=(0.5, 0.5)).ravel()  # pixel centres
         m = np.bincount(lab, weights=wt.ravel(), minlength=n + 1)[1:]
         cy = np.bincount(lab, weights=(yy * wt).ravel(), minlength=n + 1)[1:]
         cx = np.bincount(lab, weights=(xx * wt).ravel(), minlength=n + 1)[1:]
