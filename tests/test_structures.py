@@ -205,7 +205,7 @@ def test_bilinear_upsampling_matches_separable_interpolation():
     assert abs(float(z.mean())) < 1e-5 and float(z.std()) == pytest.approx(1.0, abs=1e-4)
 
 
-@pytest.mark.parametrize("sigma", [4.0, 6.0, 12.0])
+@pytest.mark.parametrize("sigma", [2.0, 4.0, 12.0])
 def test_recursive_gaussian_follows_the_sampled_gaussian(sigma):
     from scipy import ndimage as ndi
 
@@ -215,7 +215,7 @@ def test_recursive_gaussian_follows_the_sampled_gaussian(sigma):
     e[100, :] = 1.0  # a line: its blurred profile is the 1-D kernel
     got = gaussian_recursive(e, sigma)[:, 120]
     ref = ndi.gaussian_filter(e, sigma, mode="nearest")[:, 120]
-    assert np.abs(got - ref).max() < 0.035 * ref.max()
+    assert np.abs(got - ref).max() < (0.055 if sigma < 4 else 0.035) * ref.max()
     assert got.sum() == pytest.approx(1.0, rel=0.01)  # mass kept
     assert abs(int(np.argmax(got)) - 100) == 0
 
