@@ -111,3 +111,69 @@ def test_preview_writes_a_sheet(tmp_path):
 def test_recipes_lists_parameters():
     res = run("recipes", "grain_boundaries")
     assert res.returncode == 0 and "mean_grain_diameter_px" in res.stdout
+
+
+def _crack_folder(root, n=2):
+    """Images with dark bent cracks (mask value 2, as in a set whose class 1 is a layer)."""
+    from synthscope.structures.cracks import CrackModel, generate_cracks
+
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    rng = np.random.default_rng(0)
+    model = CrackModel(segments_mean=6, segment_length_px=20, width_px=3)
+    for i in range(n):
+        spec = generate_cracks((128, 160), n_cracks=2, model=model, rng=rng)
+        img = 0.6 + 0.05 * rng.standard_normal((128, 160)) - 0.4 * spec.maps["crack"]
+        Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8)).save(root / "images" / f"{i}.png")
+        m = (spec.labels * 2).astype(np.uint8)
+        m[:10] = np.where(m[:10] == 0, 1, m[:10])
+        Image.fromarray(m).save(root / "masks" / f"{i}.png")
+    return root
+
+
+def test_fit_cracks_writes_a_scenario_that_generate_accepts(tmp_path):
+    import yaml
+
+    real = _crack_folder(tmp_path / "real")
+    out = tmp_path / "fit" / "cracks.yaml"
+    one_line_error(run("fit", "cracks", "--real", real, "--out", out, "--crack-class", "3"), "no mask pixel has value 3")
+    one_line_error(run("fit", "cracks", "--real", real, "--out", tmp_path / "c.txt", "--crack-class", "2"), ".yaml")
+    one_line_error(run("fit", "cracks", "--real", real, "--out", out, "--crack-class", "2", "--include", "x*"),
+                   "--include")
+    assert not out.exists()
+    res = run("fit", "cracks", "--real", real, "--out", out, "--crack-class", "2")
+    assert res.returncode == 0, res.stderr
+    doc = yaml.safe_load(out.read_text())
+    assert doc["recipe"] == "surface_cracks"
+    assert 2.0 < doc["parameters"]["width_px"] < 4.5 and doc["parameters"]["bend_angle_deg"] > 5
+    assert doc["parameters"]["crack_contrast"].startswith("truncnormal(")
+    res = run("generate", "surface_cracks", "--out", tmp_path / "d", "--n", "2", "--scenario", out,
+              "--textures", real)
+    assert res.returncode == 0, res.stderr
+    lines = (tmp_path / "d" / "samples.jsonl").read_text().splitlines()
+    rec = json.loads(lines[0])
+    assert rec["scenario"]["texture"] == "exemplar" and rec["label"] in (0, 1)
+    assert rec["scenario"]["width_px"] == doc["parameters"]["width_px"]
+    one_line_error(run("generate", "grain_boundaries", "--out", tmp_path / "g", "--textures", real),
+                   "--textures applies to recipe surface_cracks")
+
+
+def test_experiment_bad_config(tmp_path):
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text("real: somewhere\nrunz: 3\n")
+    one_line_error(run("experiment", cfg, "--out", tmp_path / "o"), "exp.yaml", "unknown key 'runz'")
+    cfg.write_text(f"real: {tmp_path}\nruns: 1\n")
+    one_line_error(run("experiment", cfg, "--out", tmp_path / "o"), "exp.yaml", "runs must be in [2, 10000]")
+    cfg.write_text("real: /no/such/folder\n")
+    one_line_error(run("experiment", cfg, "--out", tmp_path / "o"), "not found")
+    assert not (tmp_path / "o").exists()
+
+
+def test_evaluate_class_map(tmp_path, tiny_run):
+    real = _crack_folder(tmp_path / "real")
+    one_line_error(run("evaluate", tiny_run, "--real", real, "--out", tmp_path / "r", "--class-map", "1-0"),
+                   "--class-map")
+    res = run("evaluate", tiny_run, "--real", real, "--out", tmp_path / "r", "--class-map", "1:0,2:1", "--roi", "64")
+    assert res.returncode == 0, res.stderr
+    rep = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert set(rep["datasets"][0]["model"]["iou"]) <= {"0", "1", 0, 1}

@@ -7,7 +7,7 @@ from synthscope.recipes import get_recipe, list_recipes, load_scenario_file
 from .conftest import SEED
 
 # one entry per registered recipe: (classes, shape to render at)
-CASES = {"grain_boundaries": (("grain", "boundary"), (96, 128))}
+CASES = {"grain_boundaries": (("grain", "boundary"), (96, 128)), "surface_cracks": (("background", "crack"), (96, 128))}
 
 
 def test_every_recipe_has_a_case():

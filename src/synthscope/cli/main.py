@@ -66,7 +66,26 @@ def _staged_output(out: Path):
     os.replace(tmp, out)
 
 
-def _space(recipe_name: str | None, scenario: Path | None, sets: list[str] | None):
+def _texture_recipe(recipe_name: str, textures: Path, crack_class: int = 1):
+    """Recipe ``surface_cracks`` with a texture dictionary cut from the images in
+    ``textures`` (pixels of mask value ``crack_class`` and their surroundings left out)."""
+    from synthscope.datasets import RealFolder
+    from synthscope.recipes.surface_cracks import make_surface_cracks
+    from synthscope.structures.exemplar import TextureDictionary
+
+    if recipe_name != "surface_cracks":
+        fail(f"--textures applies to recipe surface_cracks only, not {recipe_name!r}")
+    folder = RealFolder(textures)
+    pairs = [folder.pair(i) for i in range(len(folder))]
+    masks = [None if m is None else m == crack_class for _, m in pairs]
+    try:
+        d = TextureDictionary.from_images([im for im, _ in pairs], masks, rng=0)
+    except ValueError as err:
+        fail(f"{textures}: {err}")
+    return make_surface_cracks(d)
+
+
+def _space(recipe_name: str | None, scenario: Path | None, sets: list[str] | None, textures: Path | None = None):
     from synthscope.recipes import get_recipe, load_scenario_file
 
     overrides = {}
@@ -77,7 +96,7 @@ def _space(recipe_name: str | None, scenario: Path | None, sets: list[str] | Non
         recipe_name = recipe_name or named
     if not recipe_name:
         fail("no recipe given (name one, or set 'recipe:' in the scenario file)")
-    recipe = get_recipe(recipe_name)
+    recipe = get_recipe(recipe_name) if textures is None else _texture_recipe(recipe_name, textures)
     try:
         space = recipe.space.with_overrides(overrides)
     except ValueError as err:
@@ -132,11 +151,12 @@ def generate(
     set_: Annotated[list[str] | None, typer.Option("--set", help='override, e.g. n_grains="uniform(20,120)"')] = None,
     design: Annotated[str, typer.Option(help="random, sobol or lhs")] = "random",
     image_format: Annotated[str, typer.Option("--format", help="png8, png16 or tiff")] = "png8",
+    textures: Annotated[Path | None, typer.Option(help="surface_cracks: quilt textures from the crack-free parts of these images")] = None,
 ):
     """Render N labelled samples into a dataset folder (resumes an interrupted run)."""
     from synthscope.engine import generate as run
 
-    r, space = _space(recipe, scenario, set_)
+    r, space = _space(recipe, scenario, set_, textures)
     shape = _size(size, r.default_size)
     if n < 1:
         fail(f"--n must be >= 1, got {n}")
@@ -157,12 +177,13 @@ def preview(
     entropy: Annotated[int, typer.Option()] = 0,
     scenario: Annotated[Path | None, typer.Option()] = None,
     set_: Annotated[list[str] | None, typer.Option("--set")] = None,
+    textures: Annotated[Path | None, typer.Option(help="surface_cracks: quilt textures from the crack-free parts of these images")] = None,
 ):
     """A contact sheet: synthetic images and their masks, real images beside them."""
     from synthscope.datasets import RealFolder
     from synthscope.evaluation.report import _overlay, contact_sheet
 
-    r, space = _space(recipe, scenario, set_)
+    r, space = _space(recipe, scenario, set_, textures)
     shape = _size(size, (256, 256))
     rows = []
     if real is not None:
@@ -200,12 +221,13 @@ def train(
     loader_workers: Annotated[int, typer.Option(help="data-loading processes")] = 1,
     stages: Annotated[str, typer.Option(help="progressive resizing: size:batch:share,...")] = "128:16:0.4,256:8:0.6",
     amp: Annotated[bool, typer.Option(help="mixed precision: CUDA, or bfloat16 on CPUs that have it natively")] = True,
+    textures: Annotated[Path | None, typer.Option(help="surface_cracks: quilt textures from the crack-free parts of these images")] = None,
 ):
     """Train a segmentation network on streamed or generated synthetic data."""
     from synthscope.learning import Stage, TrainConfig
     from synthscope.learning import train as run
 
-    if data is not None and (recipe is not None or scenario is not None or set_):
+    if data is not None and (recipe is not None or scenario is not None or set_ or textures):
         fail("give either --data (a generated dataset folder) or --recipe/--scenario/--set, not both")
     if data is None and recipe is None and scenario is None:
         fail("give --recipe (streamed) or --data (a generated dataset folder)")
@@ -225,7 +247,7 @@ def train(
         except ValueError:
             pass
     else:
-        r, space = _space(recipe, scenario, set_)
+        r, space = _space(recipe, scenario, set_, textures)
         classes = r.classes
     cfg = TrainConfig(arch=arch, model_kwargs={"width": width} if arch == "unet" else {},
                       out_channels=len(classes), classes=tuple(classes), stages=st,
@@ -261,15 +283,29 @@ def evaluate(
     tta: Annotated[bool, typer.Option(help="flip test-time augmentation")] = True,
     roi: Annotated[int, typer.Option(help="sliding-window side, px")] = 256,
     grey: Annotated[str, typer.Option(help="colour to grey: luminance or pca")] = "luminance",
+    class_map: Annotated[str | None, typer.Option(help="mask values to classes, e.g. 1:0,2:1 (crack is value 2)")] = None,
 ):
     """Score a trained model and the Otsu / k-means baselines on real labelled images."""
     from synthscope.datasets import RealFolder
 
-    folders = [RealFolder(p, require_masks=True, grey=grey) for p in real]
+    cmap = _class_map(class_map)
+    folders = [RealFolder(p, require_masks=True, grey=grey, class_map=cmap) for p in real]
     for f in folders:  # read everything first: a bad file fails before anything is written
         for i in range(len(f)):
             f.pair(i)
     _evaluate(run, folders, out, tolerance_px=tolerance_px, tta=tta, roi=roi)
+
+
+def _class_map(text: str | None) -> dict | None:
+    if not text:
+        return None
+    try:
+        pairs = [tuple(int(v) for v in item.split(":")) for item in text.split(",")]
+        if any(len(p) != 2 or not (0 <= p[0] <= 255 and 0 <= p[1] <= 255) for p in pairs):
+            raise ValueError
+    except ValueError:
+        fail(f"--class-map takes VALUE:CLASS pairs in [0, 255], e.g. 1:0,2:1; got {text!r}")
+    return dict(pairs)
 
 
 def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256):
@@ -294,7 +330,8 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256):
 
             results.append(evaluate_folder(
                 f, lambda im: predict_mask(model, im, roi_size=roi, tta=tta), name=f.path.name,
-                boundary_class=boundary_class, tolerance_px=tolerance_px, on_image=on_image))
+                boundary_class=boundary_class, tolerance_px=tolerance_px, on_image=on_image,
+                grain_stats=model.synthscope_meta.get("recipe") in (None, "grain_boundaries")))
         meta = {"run": str(run), "tolerance_px": tolerance_px, "tta": tta,
                 "model_steps": model.synthscope_meta.get("steps"), "recipe": model.synthscope_meta.get("recipe")}
         write_report(tmp, results, title="synthscope evaluation", meta=meta, figures=figures)
@@ -439,6 +476,94 @@ def demo(
     _segment(out / "run", imgs, [read_image(f) for f in imgs], out / "segmented", pixel_size_nm=1000.0,
              min_grain_area_px=10, tta=True, roi=256)
     console.print(f"demo finished in {(time.perf_counter() - t_start) / 60:.1f} min; report: {out / 'report' / 'report.md'}")
+
+
+fit_app = typer.Typer(no_args_is_help=True, help="Fit a model's parameters to measurements of real images.")
+app.add_typer(fit_app, name="fit")
+
+
+@fit_app.command("cracks")
+def fit_cracks(
+    real: Annotated[Path, typer.Option(help="folder with images/ and masks/ (annotated cracks)")],
+    out: Annotated[Path, typer.Option(help="scenario YAML to write (for recipe surface_cracks)")],
+    crack_class: Annotated[int, typer.Option(help="mask value of cracks")] = 1,
+    include: Annotated[str, typer.Option(help="only image stems matching this glob (keep test images out)")] = "*",
+):
+    """Measure annotated cracks (segments, bends, widths, tapering, branching, contrast)
+    and write the fitted distributions as a scenario file that `generate` accepts."""
+    from fnmatch import fnmatch
+
+    import yaml
+
+    from synthscope.datasets import RealFolder
+    from synthscope.datasets.io import atomic_write_text
+    from synthscope.evaluation.cracks import fit_cracks_scenario
+
+    if out.suffix.lower() not in (".yaml", ".yml"):
+        fail(f"--out must name a .yaml file, got {out}")
+    folder = RealFolder(real, require_masks=True)
+    idx = [i for i in range(len(folder)) if fnmatch(folder.stem(i), include)]
+    if not idx:
+        fail(f"{real}: no image stem matches --include {include!r}")
+    pairs = [folder.pair(i) for i in idx]
+    if not any((m == crack_class).any() for _, m in pairs):
+        fail(f"{real}: no mask pixel has value {crack_class} (--crack-class)")
+    fitted = fit_cracks_scenario([im for im, _ in pairs], [m for _, m in pairs], crack_class=crack_class)
+    meas = fitted["measured"]
+    header = (f"# fitted by `synthscope fit cracks` from {len(idx)} annotated image(s) in {real}\n"
+              f"# {meas['paths']} crack paths, {meas['segments']} segments, {meas['junctions']} junctions; "
+              f"contrast measured on {meas['contrast']['n']} paths\n")
+    body = yaml.safe_dump({"recipe": "surface_cracks", "parameters": fitted["parameters"]}, sort_keys=False)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, header + body)
+    console.print(body.rstrip())
+    console.print(f"wrote {out}")
+
+
+@app.command()
+def experiment(
+    config: Annotated[Path, typer.Argument(help="experiment YAML (see examples/cracks.yaml)")],
+    out: Annotated[Path, typer.Option(help="folder for the report, results and synthetic tiles")],
+    runs: Annotated[int | None, typer.Option(help="override the number of runs")] = None,
+):
+    """Crack classification, repeated: synthetic only, real only and mixed models; error
+    rates with Agresti-Coull intervals and a paired t-test (report.md, results.json)."""
+    from dataclasses import replace
+
+    from synthscope.datasets.io import atomic_write_text
+    from synthscope.evaluation.cracks import (
+        crack_report_markdown,
+        load_crack_experiment,
+        run_crack_experiment,
+    )
+
+    cfg = load_crack_experiment(config)
+    if runs is not None:
+        try:
+            cfg = replace(cfg, runs=runs)
+        except ValueError as err:
+            fail(f"--runs: {err}")
+    if not Path(cfg.real).is_dir():
+        fail(f"{config}: real folder {cfg.real} not found")
+    t0 = time.perf_counter()
+    with _staged_output(out) as tmp, _progress() as p:
+        tasks = {}
+
+        def cb(stage, done, total):
+            if stage not in tasks:
+                tasks[stage] = p.add_task(stage, total=total)
+            p.update(tasks[stage], completed=done, total=total)
+
+        results = run_crack_experiment(cfg, tmp, progress=cb)
+        results["seconds"] = round(time.perf_counter() - t0, 1)
+        atomic_write_text(tmp / "results.json", json.dumps(results, indent=2))
+        atomic_write_text(tmp / "report.md", crack_report_markdown(results))
+    for where in ("test", "all"):
+        rates = results["rates"][where]
+        tt = results["tests"][where]["real_vs_mixed"]
+        console.print(f"{where}: " + ", ".join(f"{m} {r['mean']:.3f}+-{r['std']:.3f}" for m, r in rates.items())
+                      + f"; real vs mixed p = {tt['p']:.3g}")
+    console.print(f"report: {out / 'report.md'}")
 
 
 def _error(msg: str) -> None:

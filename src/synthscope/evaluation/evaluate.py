@@ -73,10 +73,12 @@ class FolderScores:
 
 def evaluate_folder(folder, predictor: Callable[[np.ndarray], np.ndarray], *, name: str | None = None,
                     boundary_class: int | None = 1, tolerance_px: float = 2.0,
-                    on_image: Callable | None = None, key: str = "boundary_f1") -> FolderScores:
+                    on_image: Callable | None = None, key: str = "boundary_f1",
+                    grain_stats: bool = True) -> FolderScores:
     """Score ``predictor`` (image -> class map) and every baseline on a `RealFolder`.
 
     ``on_image(stem, image, truth, prediction)`` is called per image (for figures).
+    ``grain_stats``: also compare grains enclosed by the boundaries (grain recipes).
     The best baseline is the one (polarity included) with the best mean ``key``.
     """
     model_scores, base_scores = [], {b: [] for b in BASELINES}
@@ -86,7 +88,7 @@ def evaluate_folder(folder, predictor: Callable[[np.ndarray], np.ndarray], *, na
         if gt is None:
             raise ValueError(f"{folder.images[i]}: no mask to score against")
         pred = predictor(img)
-        s = score_pair(pred, gt, boundary_class=boundary_class, tolerance_px=tolerance_px)
+        s = score_pair(pred, gt, boundary_class=boundary_class, tolerance_px=tolerance_px, grain_stats=grain_stats)
         model_scores.append(s)
         per_image.append({"stem": folder.stem(i), **{k: v for k, v in s.items() if k != "iou"}})
         for b, fn in BASELINES.items():

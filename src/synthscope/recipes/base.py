@@ -31,6 +31,9 @@ class Recipe:
     imaging : callable(specimen, scenario, rng) -> (H, W) float32 image
     classes : tuple of class names, index = mask value
     description : str
+    default_size : (H, W) rendered when no shape is given
+    classify : callable(mask) -> int or None, the sample's class label (tile
+        classification), from its mask
     """
 
     name: str
@@ -40,6 +43,7 @@ class Recipe:
     classes: tuple = ("background", "foreground")
     description: str = ""
     default_size: tuple[int, int] = (512, 512)
+    classify: Callable | None = None
 
     def render(self, scenario: Mapping[str, Any], *, shape=None, entropy: int = 0, index: int = 0) -> Sample:
         """Render one scenario. Structure and imaging draw from their own streams of
@@ -51,6 +55,7 @@ class Recipe:
             image=image,
             mask=specimen.labels,
             instances=specimen.instances,
+            label=None if self.classify is None else int(self.classify(specimen.labels)),
             scenario=dict(scenario),
             index=int(index),
             stats=dict(specimen.stats),
@@ -68,8 +73,9 @@ def register_recipe(recipe: Recipe) -> Recipe:
 
 
 def _ensure_builtin():
-    if not _REGISTRY:
-        from synthscope.recipes import grain_boundaries  # noqa: F401  (registers itself)
+    # importing a registered module again is free; a user's recipe registered first
+    # must not hide the built-in ones
+    from synthscope.recipes import grain_boundaries, surface_cracks  # noqa: F401  (register themselves)
 
 
 def list_recipes() -> list[str]:
