@@ -264,3 +264,16 @@ def test_fit_on_crackforest_dev_masks():
     p = out["parameters"]
     # thin dark road cracks: a few px wide, darker than their surroundings
     assert 1.0 < p["width_px"] < 8.0 and out["measured"]["contrast"]["mean"] > 0.5
+
+
+def test_pores_darken_the_texture_but_are_not_cracks():
+    r = get_recipe("surface_cracks")
+    scen = {**r.space.sample_one(SEED, 0), "crack_probability": 0.0, "texture": "procedural", "two_phase": 0.0}
+    plain = r.render(scen, shape=(128, 128), entropy=1, index=0)
+    pored = r.render({**scen, "pore_fraction": 0.15, "pore_contrast": 4.0}, shape=(128, 128), entropy=1, index=0)
+    assert plain.mask.sum() == 0 and pored.mask.sum() == 0 and pored.label == 0
+    # about 15 % of the field turns darker by more than a std of the tile (both tiles
+    # standardised: the detector rescales the signal)
+    z = lambda a: (a - np.median(a)) / a.std()  # noqa: E731
+    darker = (z(plain.image) - z(pored.image)) > 1.0
+    assert 0.08 < darker.mean() < 0.22

@@ -149,7 +149,13 @@ def fit_cracks_scenario(images: list[np.ndarray | None], masks: list[np.ndarray]
     if contrast["n"] >= 2 and math.isfinite(contrast["mean"]):
         mu, sd = contrast["mean"], max(contrast["std"], 0.1)
         mu = float(np.clip(mu, -19.0, 19.0))
-        params["crack_contrast"] = f"truncnormal({mu:.4g}, {sd:.4g}, {max(mu - 2 * sd, -20.0):.4g}, {min(mu + 2 * sd, 20.0):.4g})"
+        lo, hi = max(mu - 2 * sd, -20.0), min(mu + 2 * sd, 20.0)
+        # a crack must keep the sign of the measured contrast and stay (faintly) visible
+        if mu > 0:
+            lo = max(lo, 0.2)
+        else:
+            hi = min(hi, -0.2)
+        params["crack_contrast"] = f"truncnormal({mu:.4g}, {sd:.4g}, {lo:.4g}, {hi:.4g})"
     measured = {"paths": int(len(meas.segments)), "segments": int(meas.segments.sum()),
                 "junctions": meas.junctions, "contrast": contrast}
     return {"parameters": params, "measured": measured}

@@ -2,8 +2,8 @@
 
 Texture: image quilting from a dictionary of crack-free real patches
 (`structures.exemplar`) or, without one, procedural (fBm with speckle, optionally
-two-phase). Cracks: chains of segments (`structures.cracks`) darkened into the texture
-with anti-aliasing, an optional shadow to one side, then blur and noise of the
+two-phase), optionally with dark pores that are not cracks. Cracks: chains of segments
+(`structures.cracks`) darkened into the texture with anti-aliasing, an optional shadow to one side, then blur and noise of the
 phenomenological detector. Labels: crack mask, and a tile class (1 = crack) by the rule
 of `tile_class`, the same rule used to tile real images. Half the tiles hold cracks by
 default (balanced classes).
@@ -26,7 +26,7 @@ from synthscope.recipes.base import Recipe, register_recipe
 from synthscope.structures.cracks import CrackModel, generate_cracks
 from synthscope.structures.exemplar import TextureDictionary, quilt_texture
 from synthscope.structures.specimen import Specimen
-from synthscope.structures.textures import fbm_noise
+from synthscope.structures.textures import fbm_noise, smooth_field
 
 __all__ = ["SURFACE_CRACKS", "make_surface_cracks", "tile_class", "MIN_CRACK_FRACTION", "TEXTURES"]
 
@@ -81,6 +81,11 @@ def _space(texture_default):
             P("gamma", LogUniform(0.7, 1.4), 0.1, 10.0, doc="output gamma"),
             P("dose_e_per_px", LogUniform(50.0, 2000.0), 0.01, 1e7, doc="counts per pixel at full signal"),
             P("read_noise", Uniform(0.0, 0.03), 0.0, 1.0, doc="additive Gaussian noise std"),
+            # distractors (labelled background); last, so that adding them left every
+            # earlier parameter's draw as it was
+            P("pore_fraction", Constant(0.0), 0.0, 0.5, doc="area share of dark pores (not cracks), 0: none"),
+            P("pore_size_px", LogUniform(3.0, 20.0), 0.5, 1e3, doc="pore radius, px"),
+            P("pore_contrast", Uniform(1.0, 5.0), -20.0, 20.0, doc="darkening of pores, texture-std units"),
         )
     )
 
@@ -102,6 +107,14 @@ def _procedural(shape, s, rng):
     return ((t - t.mean()) / (t.std() or 1.0)).astype(np.float32)
 
 
+def _pores(shape, fraction, radius, rng):
+    """Soft-edged irregular blobs covering about ``fraction`` of the field: the
+    top ``fraction`` of a smooth random field with features ~``radius`` across."""
+    f = smooth_field(shape, wavelength_px=max(3.0, 3.0 * radius), rng=rng)
+    thr = float(np.quantile(f, 1.0 - fraction))
+    return np.clip((f - thr) / 0.15, 0.0, 1.0).astype(np.float32)
+
+
 def _structure(shape, s, rng, *, dictionary: TextureDictionary | None = None):
     has_crack = rng.random() < s["crack_probability"]
     n = int(s["n_cracks"]) if has_crack else 0
@@ -120,6 +133,8 @@ def _structure(shape, s, rng, *, dictionary: TextureDictionary | None = None):
         tex = quilt_texture(shape, dictionary, rng=rng)
     else:
         tex = _procedural(shape, s, rng)
+    if s["pore_fraction"] > 0:
+        tex = tex - np.float32(s["pore_contrast"]) * _pores(shape, s["pore_fraction"], s["pore_size_px"], rng)
     cover = spec.maps["crack"]
     dark = cover.copy()
     if s["shadow"] > 0 and n:
