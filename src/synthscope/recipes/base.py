@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from synthscope.datasets.sample import Sample
-from synthscope.params.space import ParameterSpace, stage_rng
+from synthscope.params.space import Parameter, ParameterSpace, stage_rng
 
 __all__ = ["Recipe", "register_recipe", "get_recipe", "list_recipes", "load_scenario_file"]
 
@@ -65,6 +65,12 @@ class Recipe:
         """Sample ``index`` of the dataset (entropy, space): scenario drawn from its own stream."""
         scenario = (space or self.space).sample_one(entropy, index)
         return self.render(scenario, shape=shape, entropy=entropy, index=index)
+
+
+def P(name, dist, low=None, high=None, *, options=None, integer=False, doc="") -> Parameter:
+    """A `Parameter`, written compactly in a recipe's space: name, default distribution,
+    allowed range (or ``options``), and a doc line."""
+    return Parameter(name, dist, low, high, options=options, integer=integer, doc=doc)
 
 
 def register_recipe(recipe: Recipe) -> Recipe:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from synthscope.imaging.detector import image_detector
 from synthscope.params.distributions import Choice, Constant, LogUniform, Uniform
-from synthscope.params.space import Parameter, ParameterSpace
-from synthscope.recipes.base import Recipe, register_recipe
+from synthscope.params.space import ParameterSpace
+from synthscope.recipes.base import P, Recipe, register_recipe
 from synthscope.structures.distractors import PARTICLE_STYLES, add_distractors
 from synthscope.structures.grains import generate_grains
 
@@ -31,10 +31,6 @@ MATCHED_PARTICLE = {"groove": "dark_rim", "ridge": "bump", "edge": "bump", "step
 def _particle_style(s):
     p = s["particle_style"]
     return MATCHED_PARTICLE[s["boundary_style"]] if p == "matched" else p
-
-
-def P(name, dist, low=None, high=None, *, options=None, integer=False, doc=""):
-    return Parameter(name, dist, low, high, options=options, integer=integer, doc=doc)
 
 
 SPACE = ParameterSpace(

@@ -21,8 +21,8 @@ from scipy import ndimage as ndi
 
 from synthscope.imaging.detector import image_detector
 from synthscope.params.distributions import Choice, Constant, LogUniform, Uniform
-from synthscope.params.space import Parameter, ParameterSpace
-from synthscope.recipes.base import Recipe, register_recipe
+from synthscope.params.space import ParameterSpace
+from synthscope.recipes.base import P, Recipe, register_recipe
 from synthscope.structures.cracks import CrackModel, generate_cracks
 from synthscope.structures.exemplar import TextureDictionary, quilt_texture
 from synthscope.structures.specimen import Specimen
@@ -44,10 +44,6 @@ def tile_class(mask: np.ndarray, *, min_fraction: float = MIN_CRACK_FRACTION) ->
     if frac >= min_fraction:
         return 1
     return 0 if frac == 0 else -1
-
-
-def P(name, dist, low=None, high=None, *, options=None, integer=False, doc=""):
-    return Parameter(name, dist, low, high, options=options, integer=integer, doc=doc)
 
 
 def _space(texture_default):
