@@ -11,29 +11,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: the figure is per core
 
 import numpy as np  # noqa: E402
+from _timing import median_ms  # noqa: E402  (benchmarks/ is on the path when run as a script)
 
 from synthscope.datasets import RealFolder  # noqa: E402
 from synthscope.recipes import get_recipe  # noqa: E402
 from synthscope.recipes.surface_cracks import make_surface_cracks  # noqa: E402
 from synthscope.structures import exemplar  # noqa: E402
 from synthscope.structures.exemplar import TextureDictionary, quilt_texture  # noqa: E402
-
-
-def _median_ms(fn, n):
-    fn(0)  # warm-up (compiles the kernels)
-    ts = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        fn(i + 1)
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e3
 
 
 class _LoopMatcher(exemplar._Matcher):
@@ -65,16 +54,16 @@ def main():
     print(f"texture dictionary: {len(d)} patches of {d.patch_px} px from {src}")
     r_ex = make_surface_cracks(d)
     r_pr = get_recipe("surface_cracks")
-    ex = _median_ms(lambda i: r_ex.render_index(i, entropy=1, shape=shape), a.n)
-    pr = _median_ms(lambda i: r_pr.render_index(i, entropy=1, shape=shape), a.n)
-    q = _median_ms(lambda i: quilt_texture(shape, d, rng=i), a.n)
+    ex = median_ms(lambda i: r_ex.render_index(i, entropy=1, shape=shape), a.n)
+    pr = median_ms(lambda i: r_pr.render_index(i, entropy=1, shape=shape), a.n)
+    q = median_ms(lambda i: quilt_texture(shape, d, rng=i), a.n)
     print(f"surface_cracks 128x128, quilted texture:    median {ex:.1f} ms/tile/core ({1e3 / ex:.0f} tiles/s/core)")
     print(f"surface_cracks 128x128, procedural texture: median {pr:.1f} ms/tile/core ({1e3 / pr:.0f} tiles/s/core)")
     print(f"quilting alone:                             median {q:.1f} ms/tile/core")
     orig = exemplar._Matcher
     exemplar._Matcher = _LoopMatcher
     try:
-        anchor = _median_ms(lambda i: quilt_texture(shape, d, rng=i), max(3, a.n // 40))
+        anchor = median_ms(lambda i: quilt_texture(shape, d, rng=i), max(3, a.n // 40))
     finally:
         exemplar._Matcher = orig
     print(f"anchor, quilting with a per-patch SSD loop: median {anchor:.1f} ms/tile/core")

@@ -9,24 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: the figure is per core
 
 import numpy as np  # noqa: E402
+from _timing import median_ms  # noqa: E402  (benchmarks/ is on the path when run as a script)
 
 from synthscope.recipes import get_recipe  # noqa: E402
-
-
-def _median_ms(fn, n):
-    fn(0)  # warm-up
-    ts = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        fn(i + 1)
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e3
 
 
 def main():
@@ -36,7 +25,7 @@ def main():
     a = ap.parse_args()
     r = get_recipe("grain_boundaries")
     shape = (a.size, a.size)
-    ours = _median_ms(lambda i: r.render_index(i, entropy=1, shape=shape), a.n)
+    ours = median_ms(lambda i: r.render_index(i, entropy=1, shape=shape), a.n)
     print(f"grain_boundaries {a.size}x{a.size} (image + labels + stats): median {ours:.1f} ms/sample/core "
           f"({1e3 / ours:.1f} samples/s/core)")
     try:
@@ -46,7 +35,7 @@ def main():
         return
     # about as many cells as our default mean grain diameter (~50 px) gives at this size
     ncells = int(a.size * a.size / (np.pi / 4 * 50**2))
-    anchor = _median_ms(lambda i: porespy.generators.voronoi_edges(shape=list(shape), ncells=ncells, r=1, seed=i),
+    anchor = median_ms(lambda i: porespy.generators.voronoi_edges(shape=list(shape), ncells=ncells, r=1, seed=i),
                         max(5, a.n // 5))
     print(f"porespy {porespy.__version__} voronoi_edges {a.size}x{a.size}, {ncells} cells (boundaries only): "
           f"median {anchor:.1f} ms")

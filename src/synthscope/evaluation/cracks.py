@@ -188,8 +188,8 @@ def run_crack_experiment(cfg: CrackExperiment, out: Path, *,
     train_x, train_y = _real_tiles(folder, train_idx, cfg, cfg.train_stride_px)
     test_x, test_y = _real_tiles(folder, test_idx, cfg, cfg.test_stride_px)
     # "all real data" as in the paper: every image, tiled on the test grid
-    all_x = np.concatenate([_real_tiles(folder, train_idx, cfg, cfg.test_stride_px)[0], test_x])
-    all_y = np.concatenate([_real_tiles(folder, train_idx, cfg, cfg.test_stride_px)[1], test_y])
+    grid_x, grid_y = _real_tiles(folder, train_idx, cfg, cfg.test_stride_px)
+    all_x, all_y = np.concatenate([grid_x, test_x]), np.concatenate([grid_y, test_y])
     for name, y in (("training", train_y), ("test", test_y)):
         if len(np.unique(y)) < 2:
             raise ValueError(f"{folder.path}: the {name} tiles hold only one class; change train_fraction or the tile rule")
