@@ -177,3 +177,43 @@ def test_evaluate_class_map(tmp_path, tiny_run):
     assert res.returncode == 0, res.stderr
     rep = json.loads((tmp_path / "r" / "report.json").read_text())
     assert set(rep["datasets"][0]["model"]["iou"]) <= {"0", "1", 0, 1}
+
+
+def test_adapt_runs_resumes_and_refuses_other_settings(tmp_path, tiny_run):
+    one_line_error(run("adapt", tmp_path / "none", "--out", tmp_path / "a"), "not a training run folder")
+    one_line_error(run("adapt", tiny_run, "--out", tmp_path / "a", "--strategy", "best"), "--strategy", "worst")
+    args = ["adapt", tiny_run, "--out", tmp_path / "a", "--budget", "4", "--validation", "10", "--steps", "1",
+            "--size", "64", "--batch", "2"]
+    res = run(*args)
+    assert res.returncode == 0, res.stderr
+    assert "validation IoU" in res.stdout + res.stderr and (tmp_path / "a" / "model.pt").exists()
+    assert len((tmp_path / "a" / "round-1" / "proposals.jsonl").read_text().splitlines()) == 4
+    assert run(*args).returncode == 0  # finished: read back, nothing redone
+    one_line_error(run(*args[:-2], "--batch", "3"), "other settings", "batch")
+
+
+def test_adaptive_experiment_end_to_end(tmp_path, tiny_run):
+    real = _real_folder(tmp_path / "real")
+    cfg = tmp_path / "adaptive.yaml"
+    cfg.write_text(f"protocol: adaptive\nbase: {tiny_run}\nstrategies: [random, worst]\nruns: 2\nbudget: 4\n"
+                   f"validation: 10\nsize: 64\nsteps: 1\nbatch: 2\nworkers: 1\nreal: [{real}]\n")
+    res = run("experiment", cfg, "--out", tmp_path / "o")
+    assert res.returncode == 0, res.stderr
+    results = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert sorted(results["per_run"]) == ["random-001", "random-002", "worst-001", "worst-002"]
+    assert set(results["tests"]["validation_iou"]) == {"worst_vs_random"}
+    assert "real_f1:real" in results["metrics"]
+    assert "Paired two-tailed t-tests" in (tmp_path / "o" / "report.md").read_text()
+
+
+def test_adaptive_experiment_bad_config(tmp_path, tiny_run):
+    cfg = tmp_path / "a.yaml"
+    cfg.write_text(f"protocol: adaptive\nbase: {tiny_run}\nbudjet: 3\n")
+    one_line_error(run("experiment", cfg, "--out", tmp_path / "o"), "a.yaml", "unknown key 'budjet'")
+    cfg.write_text(f"protocol: adaptive\nbase: {tiny_run}\nstrategies: [worst]\n")
+    one_line_error(run("experiment", cfg, "--out", tmp_path / "o"), "a.yaml", "must include 'random'")
+    cfg.write_text("protocol: adaptive\nbase: /no/such/run\n")
+    one_line_error(run("experiment", cfg, "--out", tmp_path / "o"), "a.yaml", "not found")
+    cfg.write_text("protocol: adaptiv\n")
+    one_line_error(run("experiment", cfg, "--out", tmp_path / "o"), "protocol must be one of cracks, adaptive")
+    assert not (tmp_path / "o").exists()

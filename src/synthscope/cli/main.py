@@ -424,7 +424,7 @@ def demo(
     minutes: Annotated[float, typer.Option(help="training budget")] = 4.0,
     real: Annotated[list[Path] | None, typer.Option(help="real labelled folders to evaluate on")] = None,
 ):
-    """The whole loop, small, on CPU: generate, preview, train, evaluate, segment."""
+    """The whole loop, small, on CPU: generate, preview, train, evaluate, segment, adapt."""
     from synthscope.datasets import RealFolder
     from synthscope.engine import generate as run_generate
     from synthscope.learning import Stage, TrainConfig
@@ -437,15 +437,15 @@ def demo(
     out.mkdir(parents=True, exist_ok=True)
     r = get_recipe("grain_boundaries")
     folders = [RealFolder(p, require_masks=True) for p in (real or _real_default())]
-    console.rule("1/5 generate")
+    console.rule("1/6 generate")
     with _progress() as p:
         task = p.add_task("generate", total=32)
         run_generate(r, 32, out / "data", entropy=7, size=(256, 256), workers=min(2, os.cpu_count() or 1),
                      progress=lambda d, t: p.update(task, completed=d))
-    console.rule("2/5 preview")
+    console.rule("2/6 preview")
     preview(r.name, out / "preview.png", real=folders[0].path if folders else None, n=6, size=(256, 256),
             entropy=7, scenario=None, set_=None)
-    console.rule(f"3/5 train ({minutes:g} min, streamed)")
+    console.rule(f"3/6 train ({minutes:g} min, streamed)")
     cfg = TrainConfig(classes=r.classes, stages=(Stage(128, 16, 0.4), Stage(256, 8, 0.6)),
                       max_minutes=minutes, entropy=7, checkpoint_every_s=60)
     with _progress() as p:
@@ -453,7 +453,7 @@ def demo(
         summary = run_train(out / "run", cfg, recipe=r, progress=lambda rec: p.update(
             task, completed=int(rec["progress"] * 1000), description=f"train loss {rec['loss']:.3f}"))
     console.print(json.dumps(summary))
-    console.rule("4/5 evaluate")
+    console.rule("4/6 evaluate")
     if folders:
         _evaluate(out / "run", folders, out / "report")
     else:
@@ -469,12 +469,29 @@ def demo(
             shutil.copy(info.image_path(i), tmpdir / "images" / info.image_path(i).name)
             shutil.copy(info.mask_path(i), tmpdir / "masks" / info.mask_path(i).name)
         _evaluate(out / "run", [RealFolder(tmpdir, require_masks=True)], out / "report")
-    console.rule("5/5 segment")
+    console.rule("5/6 segment")
     from synthscope.datasets.io import read_image
 
     imgs = folders[0].images[:2] if folders else sorted((out / "data" / "images").iterdir())[:2]
     _segment(out / "run", imgs, [read_image(f) for f in imgs], out / "segmented", pixel_size_nm=1000.0,
              min_grain_area_px=10, tta=True, roi=256)
+    console.rule("6/6 adapt: score synthetic validation samples, fine-tune on variations of the worst")
+    from synthscope.sampling.adapt import AdaptConfig
+    from synthscope.sampling.adapt import adapt as run_adapt
+
+    acfg = AdaptConfig(strategy="worst", budget=100, validation=100, steps=40, entropy=7)
+    with _progress() as p:
+        tasks = {}
+
+        def cb(stage, done, total):
+            if stage not in tasks:
+                tasks[stage] = p.add_task(stage, total=total)
+            p.update(tasks[stage], completed=done, total=total)
+
+        s = run_adapt(out / "run", out / "adapted", r, r.space, acfg, progress=cb)[0]
+    console.print(f"validation IoU {s['validation_iou_before']:.3f} -> {s['validation_iou_after']:.3f}; worst 10 %: "
+                  f"{s['worst_iou_before']:.3f} -> {s['worst_iou_after']:.3f}; errors driven most by "
+                  f"{', '.join(s['top_effects'][:3])} ({out / 'adapted' / 'round-1' / 'effects.md'})")
     console.print(f"demo finished in {(time.perf_counter() - t_start) / 60:.1f} min; report: {out / 'report' / 'report.md'}")
 
 
@@ -520,33 +537,82 @@ def fit_cracks(
     console.print(f"wrote {out}")
 
 
+def _resumable_output(out: Path, settings: dict, *, ignore=("runs", "workers", "run_workers")) -> None:
+    """``out`` is new, empty, or holds an interrupted job of the same settings (resumed);
+    anything else is refused before work starts."""
+    from synthscope.datasets.io import atomic_write_text, jsonable
+
+    state = out / "settings.json"
+    plain = json.loads(json.dumps(jsonable(settings)))
+    if out.exists() and any(out.iterdir()):
+        if not state.exists():
+            fail(f"{out}: output folder exists and is not empty; choose another --out")
+        old = json.loads(state.read_text())
+        changed = sorted(k for k in set(old) | set(plain) if k not in ignore and old.get(k) != plain.get(k))
+        if changed:
+            fail(f"{out}: holds a job with other settings ({', '.join(changed)}); choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(state, json.dumps(plain, indent=1))
+
+
 @app.command()
 def experiment(
-    config: Annotated[Path, typer.Argument(help="experiment YAML (see examples/cracks.yaml)")],
-    out: Annotated[Path, typer.Option(help="folder for the report, results and synthetic tiles")],
+    config: Annotated[Path, typer.Argument(help="experiment YAML (see examples/cracks.yaml, examples/adaptive.yaml)")],
+    out: Annotated[Path, typer.Option(help="folder for the report and results; an interrupted experiment resumes here")],
     runs: Annotated[int | None, typer.Option(help="override the number of runs")] = None,
+    workers: Annotated[int | None, typer.Option(help="runs in parallel processes")] = None,
 ):
-    """Crack classification, repeated: synthetic only, real only and mixed models; error
-    rates with Agresti-Coull intervals and a paired t-test (report.md, results.json)."""
+    """Repeated-run experiments (``protocol:`` in the YAML). ``cracks``: crack
+    classification with synthetic only, real only and mixed models, error rates with
+    Agresti-Coull intervals. ``adaptive``: fine-tuning with random, worst-k and surrogate
+    proposals. Both: mean +- std over runs and paired t-tests (report.md, results.json)."""
     from dataclasses import replace
 
-    from synthscope.datasets.io import atomic_write_text
-    from synthscope.evaluation.cracks import (
-        crack_report_markdown,
-        load_crack_experiment,
-        run_crack_experiment,
-    )
+    import yaml
 
-    cfg = load_crack_experiment(config)
-    if runs is not None:
-        try:
-            cfg = replace(cfg, runs=runs)
-        except ValueError as err:
-            fail(f"--runs: {err}")
-    if not Path(cfg.real).is_dir():
+    from synthscope.datasets.io import atomic_write_text
+
+    try:
+        data = yaml.safe_load(Path(config).read_text()) or {}
+    except OSError as err:
+        fail(f"{config}: cannot read ({err.strerror})")
+    except yaml.YAMLError:
+        fail(f"{config}: malformed YAML")
+    protocol = data.get("protocol", "cracks") if isinstance(data, dict) else "cracks"
+    if protocol not in ("cracks", "adaptive"):
+        fail(f"{config}: protocol must be one of cracks, adaptive, got {protocol!r}")
+    if protocol == "cracks":
+        from synthscope.evaluation.cracks import (
+            crack_report_markdown,
+            load_crack_experiment,
+            run_crack_experiment,
+        )
+
+        cfg = load_crack_experiment(config)
+    else:
+        from synthscope.sampling.experiment import (
+            load_adaptive_experiment,
+            run_adaptive_experiment,
+            write_adaptive_results,
+        )
+
+        cfg = load_adaptive_experiment(config, data)
+    over = {k: v for k, v in (("runs", runs), ("workers" if protocol == "adaptive" else "run_workers", workers)) if v is not None}
+    try:
+        cfg = replace(cfg, **over)
+    except ValueError as err:
+        fail(f"--runs/--workers: {err}")
+    if protocol == "cracks" and not Path(cfg.real).is_dir():
         fail(f"{config}: real folder {cfg.real} not found")
+    if protocol == "adaptive":
+        if not Path(cfg.base).is_dir():
+            fail(f"{config}: base run folder {cfg.base} not found")
+        for r in cfg.real:
+            if not Path(r).is_dir():
+                fail(f"{config}: real folder {r} not found")
+    _resumable_output(out, {"protocol": protocol, **cfg.to_dict()})
     t0 = time.perf_counter()
-    with _staged_output(out) as tmp, _progress() as p:
+    with _progress() as p:
         tasks = {}
 
         def cb(stage, done, total):
@@ -554,16 +620,83 @@ def experiment(
                 tasks[stage] = p.add_task(stage, total=total)
             p.update(tasks[stage], completed=done, total=total)
 
-        results = run_crack_experiment(cfg, tmp, progress=cb)
-        results["seconds"] = round(time.perf_counter() - t0, 1)
-        atomic_write_text(tmp / "results.json", json.dumps(results, indent=2))
-        atomic_write_text(tmp / "report.md", crack_report_markdown(results))
-    for where in ("test", "all"):
-        rates = results["rates"][where]
-        tt = results["tests"][where]["real_vs_mixed"]
-        console.print(f"{where}: " + ", ".join(f"{m} {r['mean']:.3f}+-{r['std']:.3f}" for m, r in rates.items())
-                      + f"; real vs mixed p = {tt['p']:.3g}")
+        if protocol == "cracks":
+            results = run_crack_experiment(cfg, out, progress=cb)
+        else:
+            results = run_adaptive_experiment(cfg, out, progress=cb)
+    results["seconds"] = round(time.perf_counter() - t0, 1)
+    if protocol == "cracks":
+        atomic_write_text(out / "results.json", json.dumps(results, indent=2))
+        atomic_write_text(out / "report.md", crack_report_markdown(results))
+        for where in ("test", "all"):
+            rates = results["rates"][where]
+            tt = results["tests"][where]["real_vs_mixed"]
+            console.print(f"{where}: " + ", ".join(f"{m} {r['mean']:.3f}+-{r['std']:.3f}" for m, r in rates.items())
+                          + f"; real vs mixed p = {tt['p']:.3g}")
+    else:
+        write_adaptive_results(results, out)
+        for m in results["metrics"]:
+            cells = ", ".join(f"{s} {r['mean']:.4f}+-{r['std']:.4f}" for s, r in results["summary"][m].items())
+            ps = ", ".join(f"{k} p={v['p']:.3g}" for k, v in results["tests"][m].items())
+            console.print(f"{m}: {cells}; {ps}")
     console.print(f"report: {out / 'report.md'}")
+
+
+@app.command()
+def adapt(
+    run: Annotated[Path, typer.Argument(help="run folder of the trained model to improve")],
+    out: Annotated[Path, typer.Option(help="new run folder (rounds under round-<r>); an interrupted one resumes")],
+    recipe: Annotated[str | None, typer.Option(help="recipe the model was trained on")] = None,
+    strategy: Annotated[str, typer.Option(help="worst, surrogate or random")] = "worst",
+    budget: Annotated[int, typer.Option(help="new scenarios per round")] = 1000,
+    rounds: Annotated[int, typer.Option(help="rounds, each from the model of the one before")] = 1,
+    validation: Annotated[int, typer.Option(help="synthetic validation samples scored per round")] = 1000,
+    steps: Annotated[int, typer.Option(help="fine-tuning steps per round")] = 300,
+    batch: Annotated[int, typer.Option(help="fine-tuning batch")] = 8,
+    size: Annotated[int, typer.Option(help="sample side, px")] = 256,
+    lr: Annotated[float, typer.Option(help="fine-tuning learning rate")] = 3e-4,
+    replay: Annotated[float, typer.Option(help="share of fresh random scenarios mixed into fine-tuning")] = 0.5,
+    entropy: Annotated[int, typer.Option()] = 1,
+    scenario: Annotated[Path | None, typer.Option()] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set")] = None,
+):
+    """Adaptive sampling: score the model on synthetic validation samples, propose new
+    scenarios where it fails (worst: perturb the worst 10 %; surrogate: a model of the
+    score), fine-tune on them, score again; writes what drives the errors (effects.md)."""
+    from synthscope.sampling.adapt import AdaptConfig
+    from synthscope.sampling.adapt import adapt as run_adapt
+
+    if not (run / "model.pt").exists() and not (run / "checkpoint.pt").exists():
+        fail(f"{run}: not a training run folder (no model.pt)")
+    if recipe is None and scenario is None:
+        try:
+            recipe = json.loads((run / "config.json").read_text()).get("recipe")
+        except (OSError, ValueError):
+            recipe = None
+    r, space = _space(recipe, scenario, set_)
+    try:
+        cfg = AdaptConfig(strategy=strategy, budget=budget, validation=validation, steps=steps, batch=batch, size=size,
+                          lr=lr, replay=replay, entropy=entropy)
+    except ValueError as err:
+        fail(f"--{str(err).split()[0].replace('_', '-')}: {err}")
+    if rounds < 1:
+        fail(f"--rounds must be >= 1, got {rounds}")
+    _resumable_output(out, {"run": str(run), "recipe": r.name, "space": space.to_dict(), "rounds": rounds,
+                            **{k: getattr(cfg, k) for k in cfg.__dataclass_fields__}}, ignore=("rounds",))
+    with _progress() as p:
+        tasks = {}
+
+        def cb(stage, done, total):
+            if stage not in tasks:
+                tasks[stage] = p.add_task(stage, total=total)
+            p.update(tasks[stage], completed=done, total=total)
+
+        summaries = run_adapt(run, out, r, space, cfg, rounds=rounds, progress=cb)
+    for i, s in enumerate(summaries, 1):
+        console.print(f"round {i}: validation IoU {s['validation_iou_before']:.4f} -> {s['validation_iou_after']:.4f}; "
+                      f"worst {cfg.worst_fraction:.0%}: {s['worst_iou_before']:.4f} -> {s['worst_iou_after']:.4f}")
+    console.print(f"errors driven most by: {', '.join(summaries[0]['top_effects'])} (see {out / 'round-1' / 'effects.md'})")
+    console.print(f"model: {out / 'model.pt'}")
 
 
 def _error(msg: str) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 import yaml
 
 from synthscope.datasets.real import RealFolder
+from synthscope.evaluation.experiment import run_repeated
 from synthscope.evaluation.stats import error_rate, paired_ttest
 from synthscope.recipes.surface_cracks import MIN_CRACK_FRACTION, make_surface_cracks, tile_class
 from synthscope.structures.cracks import CrackMeasurements, fit_crack_model, measure_cracks
@@ -57,6 +58,7 @@ class CrackExperiment:
     textures: bool = True
     fit: bool = True
     workers: int = 2
+    run_workers: int = 1
     parameters: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -64,7 +66,7 @@ class CrackExperiment:
                   "train_stride_px": (8, 1024), "test_stride_px": (8, 1024), "min_crack_fraction": (1e-5, 1.0),
                   "synthetic_tiles": (10, 10**7), "steps_synthetic": (1, 10**7), "steps_real": (1, 10**7),
                   "steps_finetune": (1, 10**7), "batch_size": (2, 4096), "width": (4, 256),
-                  "confidence": (0.5, 0.9999), "workers": (1, 256), "crack_class": (1, 255)}
+                  "confidence": (0.5, 0.9999), "workers": (1, 256), "run_workers": (1, 256), "crack_class": (1, 255)}
         for k, (lo, hi) in checks.items():
             v = getattr(self, k)
             if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi):
@@ -87,6 +89,7 @@ def load_crack_experiment(path: str | Path) -> CrackExperiment:
         raise ValueError(f"{path}: malformed YAML") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of settings")
+    data = {k: v for k, v in data.items() if not (k == "protocol" and v == "cracks")}
     allowed = [f.name for f in fields(CrackExperiment)]
     unknown = sorted(set(data) - set(allowed))
     if unknown:
@@ -172,9 +175,41 @@ def _real_tiles(folder, idx, cfg, stride):
     return np.concatenate(tiles), np.concatenate(labels)
 
 
+def _crack_run(context: dict, key: str) -> dict:
+    """One run of the protocol (seed = the run number): the three classifiers and their
+    error counts on the test and all-real tiles."""
+    import torch
+
+    from synthscope.learning.classify import (
+        clone,
+        create_classifier,
+        predict_classes,
+        train_classifier,
+    )
+
+    cfg = context["cfg"]
+    run = int(key.rsplit("-", 1)[1])
+    (syn_n, syn_y), (train_n, train_y) = context["sets"]["synthetic"], context["sets"]["real"]
+    torch.manual_seed(cfg.entropy * 100003 + run)
+    syn = create_classifier(width=cfg.width)
+    train_classifier(syn, syn_n, syn_y, steps=cfg.steps_synthetic, batch_size=cfg.batch_size, lr=cfg.lr, seed=run)
+    torch.manual_seed(cfg.entropy * 100003 + run)
+    real = create_classifier(width=cfg.width)
+    train_classifier(real, train_n, train_y, steps=cfg.steps_real, batch_size=cfg.batch_size, lr=cfg.lr, seed=run)
+    mixed = train_classifier(clone(syn), train_n, train_y, steps=cfg.steps_finetune, batch_size=cfg.batch_size,
+                             lr=cfg.finetune_lr, seed=run)
+    out = {}
+    for name, model in (("synthetic", syn), ("real", real), ("mixed", mixed)):
+        out[name] = {w: int((predict_classes(model, context["sets"][w][0]) != context["sets"][w][1]).sum())
+                     for w in ("test", "all")}
+    log.info("%s: %s", key, {k: v["test"] for k, v in out.items()})
+    return out
+
+
 def run_crack_experiment(cfg: CrackExperiment, out: Path, *,
                          progress: Callable[[str, int, int], None] | None = None) -> dict:
     """Run the protocol; writes the synthetic dataset under ``out / 'synthetic'`` and
+    each run's error counts under ``out / 'runs'`` (finished runs are not redone), and
     returns the results (see `crack_report_markdown`)."""
     from synthscope.datasets.io import open_dataset
     from synthscope.engine import generate
@@ -214,42 +249,14 @@ def run_crack_experiment(cfg: CrackExperiment, out: Path, *,
     syn_y = np.asarray([int(r["label"]) for r in info.records], np.int64)
 
     # torch only now: the render pool above can then fork instead of spawning
-    import torch
+    from synthscope.learning.classify import normalize_tiles
 
-    from synthscope.learning.classify import (
-        clone,
-        create_classifier,
-        normalize_tiles,
-        predict_classes,
-        train_classifier,
-    )
-
-    syn_n, train_n, test_n, all_n = (normalize_tiles(a) for a in (syn_x, train_x, test_x, all_x))
-    errors = {m: {"test": [], "all": []} for m in ("synthetic", "real", "mixed")}
-    total_steps = cfg.runs * (cfg.steps_synthetic + cfg.steps_real + cfg.steps_finetune)
-    done = 0
-    for run in range(1, cfg.runs + 1):
-        def step_cb(s, base=done):
-            tick("train classifiers", base + s, total_steps)
-
-        torch.manual_seed(cfg.entropy * 100003 + run)
-        syn = create_classifier(width=cfg.width)
-        train_classifier(syn, syn_n, syn_y, steps=cfg.steps_synthetic, batch_size=cfg.batch_size, lr=cfg.lr,
-                         seed=run, progress=step_cb)
-        done += cfg.steps_synthetic
-        torch.manual_seed(cfg.entropy * 100003 + run)
-        real = create_classifier(width=cfg.width)
-        train_classifier(real, train_n, train_y, steps=cfg.steps_real, batch_size=cfg.batch_size, lr=cfg.lr,
-                         seed=run, progress=lambda s, base=done: tick("train classifiers", base + s, total_steps))
-        done += cfg.steps_real
-        mixed = train_classifier(clone(syn), train_n, train_y, steps=cfg.steps_finetune, batch_size=cfg.batch_size,
-                                 lr=cfg.finetune_lr, seed=run,
-                                 progress=lambda s, base=done: tick("train classifiers", base + s, total_steps))
-        done += cfg.steps_finetune
-        for name, model in (("synthetic", syn), ("real", real), ("mixed", mixed)):
-            errors[name]["test"].append(int((predict_classes(model, test_n) != test_y).sum()))
-            errors[name]["all"].append(int((predict_classes(model, all_n) != all_y).sum()))
-        log.info("run %d: %s", run, {k: v["test"][-1] for k, v in errors.items()})
+    context = {"cfg": cfg, "sets": {"synthetic": (normalize_tiles(syn_x), syn_y), "real": (normalize_tiles(train_x), train_y),
+                                    "test": (normalize_tiles(test_x), test_y), "all": (normalize_tiles(all_x), all_y)}}
+    keys = [f"run-{r:03d}" for r in range(1, cfg.runs + 1)]
+    per_run = run_repeated(_crack_run, context, keys, out, workers=cfg.run_workers,
+                           progress=lambda d, t: tick("train classifiers (runs)", d, t))
+    errors = {m: {w: [per_run[k][m][w] for k in keys] for w in ("test", "all")} for m in ("synthetic", "real", "mixed")}
 
     results = {"config": cfg.to_dict(), "split": {
         "train_images": [folder.stem(i) for i in train_idx], "test_images": [folder.stem(i) for i in test_idx],

@@ -74,14 +74,15 @@ class FolderScores:
 def evaluate_folder(folder, predictor: Callable[[np.ndarray], np.ndarray], *, name: str | None = None,
                     boundary_class: int | None = 1, tolerance_px: float = 2.0,
                     on_image: Callable | None = None, key: str = "boundary_f1",
-                    grain_stats: bool = True) -> FolderScores:
+                    grain_stats: bool = True, baselines: bool = True) -> FolderScores:
     """Score ``predictor`` (image -> class map) and every baseline on a `RealFolder`.
 
     ``on_image(stem, image, truth, prediction)`` is called per image (for figures).
     ``grain_stats``: also compare grains enclosed by the boundaries (grain recipes).
+    ``baselines``: also score the baselines (False: the model alone, ``best_baseline`` None).
     The best baseline is the one (polarity included) with the best mean ``key``.
     """
-    model_scores, base_scores = [], {b: [] for b in BASELINES}
+    model_scores, base_scores = [], {b: [] for b in (BASELINES if baselines else {})}
     per_image = []
     for i in range(len(folder)):
         img, gt = folder.pair(i)
@@ -91,7 +92,8 @@ def evaluate_folder(folder, predictor: Callable[[np.ndarray], np.ndarray], *, na
         s = score_pair(pred, gt, boundary_class=boundary_class, tolerance_px=tolerance_px, grain_stats=grain_stats)
         model_scores.append(s)
         per_image.append({"stem": folder.stem(i), **{k: v for k, v in s.items() if k != "iou"}})
-        for b, fn in BASELINES.items():
+        for b in base_scores:
+            fn = BASELINES[b]
             base_scores[b].append(score_pair(fn(img), gt, boundary_class=boundary_class,
                                              tolerance_px=tolerance_px, grain_stats=False))
         if on_image:
@@ -99,6 +101,6 @@ def evaluate_folder(folder, predictor: Callable[[np.ndarray], np.ndarray], *, na
     model_agg = aggregate(model_scores)
     base_agg = {b: aggregate(v) for b, v in base_scores.items()}
     metric = key if key in model_agg else "mean_iou"
-    best = max(base_agg, key=lambda b: base_agg[b][metric])
+    best = max(base_agg, key=lambda b: base_agg[b][metric]) if base_agg else None
     return FolderScores(name=name or folder.path.name, model=model_agg, baselines=base_agg,
                         best_baseline=best, per_image=per_image)

@@ -34,6 +34,8 @@ class RecipeDataset(Dataset):
     size : int, square side of the rendered sample, px
     length : int, nominal length (items are rendered, never stored)
     augment : bool
+    scenarios : fixed scenarios instead of draws from ``space``: item ``i`` renders
+        ``scenarios[i % len(scenarios)]`` as sample ``i`` (a new realisation each pass)
     """
 
     def __init__(self, recipe: Recipe, space: ParameterSpace | None = None, *, entropy: int = 0,
@@ -42,16 +44,18 @@ class RecipeDataset(Dataset):
         self.space = space or recipe.space
         self.entropy = int(entropy)
         self.size = int(size)
-        self.length = int(length) if scenarios is None else len(scenarios)
+        self.length = int(length)
         self.augment = augment
-        self.scenarios = scenarios
+        if scenarios is not None and len(scenarios) == 0:
+            raise ValueError("scenarios: empty list")
+        self.scenarios = None if scenarios is None else list(scenarios)
 
     def __len__(self) -> int:
         return self.length
 
     def sample(self, i: int):
         if self.scenarios is not None:
-            return self.recipe.render(self.scenarios[i], shape=(self.size, self.size), entropy=self.entropy, index=i)
+            return self.recipe.render(self.scenarios[i % len(self.scenarios)], shape=(self.size, self.size), entropy=self.entropy, index=i)
         return self.recipe.render_index(i, entropy=self.entropy, space=self.space, shape=(self.size, self.size))
 
     def __getitem__(self, i: int):

@@ -138,6 +138,7 @@ def train(
     space=None,
     data: str | Path | None = None,
     init: str | Path | None = None,
+    scenarios: list | None = None,
     progress: Callable[[dict], None] | None = None,
 ) -> dict:
     """Train a network; writes ``config.json``, ``checkpoint.pt``, ``model.pt``,
@@ -150,6 +151,7 @@ def train(
     recipe, space : stream samples rendered on the fly from this recipe (and space)
     data : or read samples from this dataset folder
     init : run folder or checkpoint whose weights initialise the network (fine-tuning)
+    scenarios : with a recipe, train on these scenarios (cycled) instead of draws from space
     progress : callable(dict) with step, stage, loss, elapsed_s, data_wait_fraction
 
     Returns
@@ -225,7 +227,7 @@ def train(
             if progress_fraction() >= bounds[si] - 1e-9:
                 continue
             if recipe is not None:
-                ds = RecipeDataset(recipe, space, entropy=config.entropy, size=stage.size)
+                ds = RecipeDataset(recipe, space, entropy=config.entropy, size=stage.size, scenarios=scenarios)
             else:
                 ds = FolderDataset(data, size=stage.size, entropy=config.entropy)
             sampler = range(seen, len(ds))

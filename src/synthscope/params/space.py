@@ -21,8 +21,9 @@ from synthscope.params.distributions import Choice, Constant, Distribution, pars
 
 __all__ = ["Parameter", "ParameterSpace", "sample_seed", "stage_rng", "STAGES", "DESIGNS"]
 
-#: Stages of one sample's rendering; each gets its own independent random stream.
-STAGES = {"scenario": 0, "structure": 1, "imaging": 2, "augmentation": 3}
+#: Stages of one sample's rendering; each gets its own independent random stream. The
+#: adaptive loop's streams (proposals, replay draws, shuffling) take index 0 of its entropy.
+STAGES = {"scenario": 0, "structure": 1, "imaging": 2, "augmentation": 3, "propose": 4, "replay": 5, "order": 6}
 DESIGNS = ("random", "sobol", "lhs")
 
 
