@@ -18,11 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
-from synthscope.datasets.io import atomic_write_text, jsonable
+from synthscope.datasets.io import atomic_write_bytes, atomic_write_text, jsonable
 from synthscope.evaluation.metrics import iou
 from synthscope.params.space import ParameterSpace, stage_rng
 from synthscope.recipes.base import Recipe
-from synthscope.sampling.strategies import STRATEGIES, effects_markdown, parameter_effects, propose
+from synthscope.sampling.strategies import (
+    STRATEGIES,
+    effects_figure,
+    effects_markdown,
+    parameter_effects,
+    propose,
+)
 
 __all__ = ["AdaptConfig", "score_scenarios", "validation_scenarios", "finetune", "adapt_round", "adapt"]
 
@@ -179,7 +185,8 @@ def adapt_round(base: str | Path, out: str | Path, recipe: Recipe, space: Parame
     atomic_write_text(out / "effects.json", json.dumps(jsonable(effects), indent=1))
     atomic_write_text(out / "effects.md", "# What the model gets wrong\n\nValidation IoU against each parameter "
                       "(random-forest permutation importance; the value range with the lowest mean IoU).\n\n"
-                      + effects_markdown(effects, score_name="IoU") + "\n")
+                      + effects_markdown(effects, score_name="IoU") + "\n\n![IoU against the top parameters](effects.png)\n")
+    atomic_write_bytes(out / "effects.png", effects_figure(space, history, effects))
     ppath = out / "proposals.jsonl"
     if ppath.exists():
         proposals = [r["scenario"] for r in _read_jsonl(ppath)]

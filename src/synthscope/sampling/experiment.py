@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from synthscope.datasets.io import atomic_write_text, jsonable
+from synthscope.datasets.io import atomic_write_bytes, atomic_write_text, jsonable
 from synthscope.evaluation.experiment import compare_runs, run_repeated, summarize_runs
 from synthscope.recipes.base import get_recipe
 from synthscope.sampling.adapt import (
@@ -33,7 +33,13 @@ from synthscope.sampling.adapt import (
     score_scenarios,
     validation_scenarios,
 )
-from synthscope.sampling.strategies import STRATEGIES, effects_markdown, parameter_effects, propose
+from synthscope.sampling.strategies import (
+    STRATEGIES,
+    effects_figure,
+    effects_markdown,
+    parameter_effects,
+    propose,
+)
 
 __all__ = ["AdaptiveExperiment", "load_adaptive_experiment", "run_adaptive_experiment", "adaptive_report_markdown"]
 
@@ -204,6 +210,7 @@ def run_adaptive_experiment(cfg: AdaptiveExperiment, out: str | Path, *,
                 "real_f1": _real_scores(base_model, cfg.real)}
         atomic_write_text(bpath, json.dumps(base, indent=1))
     effects = parameter_effects(space, list(zip(val, scores, strict=True)))
+    atomic_write_bytes(out / "effects.png", effects_figure(space, list(zip(val, scores, strict=True)), effects))
     context = {"cfg": cfg, "validation": val, "scores": scores.tolist(), "out": str(out)}
     keys = [f"{s}-{r:03d}" for r in range(1, cfg.runs + 1) for s in cfg.strategies]
     per_run = run_repeated(_adaptive_run, context, keys, out, workers=cfg.workers,
@@ -251,7 +258,8 @@ def adaptive_report_markdown(results: dict) -> str:
         for name, tt in results["tests"][m].items():
             lines.append(f"| {m} | {name.replace('_', ' ')} | {tt['mean_difference']:+.4f} | {tt['t']:.3f} | {tt['p']:.3g} |")
     lines += ["", "## Parameters that drive the base model's errors", "",
-              effects_markdown(results["effects"], score_name="IoU"), ""]
+              effects_markdown(results["effects"], score_name="IoU"), "",
+              "![validation IoU against the top parameters](effects.png)", ""]
     return "\n".join(lines)
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from synthscope.params.space import ParameterSpace
 
-__all__ = ["STRATEGIES", "Encoder", "propose", "fit_surrogate", "parameter_effects", "effects_markdown"]
+__all__ = ["STRATEGIES", "Encoder", "propose", "fit_surrogate", "parameter_effects", "effects_markdown", "effects_figure"]
 
 STRATEGIES = ("random", "worst", "surrogate")
 _GRID = 4096
@@ -229,3 +229,45 @@ def effects_markdown(rows: list[dict], *, top: int = 10, score_name: str = "scor
         lines.append(f"| {r['parameter']} | {r['importance']:.3f} +- {r['importance_std']:.3f} | {r['spearman']:+.2f} | "
                      f"{r['worst_range']} ({r['samples_there']}) | {r['mean_score_there']:.3f} | {r['mean_score']:.3f} |")
     return "\n".join(lines)
+
+
+def effects_figure(space: ParameterSpace, history, rows: list[dict], *, top: int = 6, panel: int = 220) -> bytes:
+    """PNG: for the ``top`` parameters of `parameter_effects`, score against the
+    parameter's probability coordinate (one dot per sample), with the mean per bin."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    scen, scores = _history(history)
+    enc = Encoder.of(space)
+    x = enc.transform(scen)
+    names = [r["parameter"] for r in rows[:top]]
+    lo, hi = float(min(scores.min(), 0.0)), float(max(scores.max(), 1e-9))
+    pad, cols = 28, 3
+    nrows = max(1, math.ceil(len(names) / cols))
+    im = Image.new("RGB", (cols * panel, nrows * panel), "white")
+    dr = ImageDraw.Draw(im)
+    for k, name in enumerate(names):
+        ox, oy = (k % cols) * panel, (k // cols) * panel
+        w = h = panel - 2 * pad
+        dr.rectangle([ox + pad, oy + pad, ox + pad + w, oy + pad + h], outline=(120, 120, 120))
+        col = x[:, enc.names.index(name)]
+        for xi, yi in zip(col, scores, strict=True):
+            px, py = ox + pad + xi * w, oy + pad + h - (yi - lo) / (hi - lo) * h
+            dr.ellipse([px - 1.5, py - 1.5, px + 1.5, py + 1.5], fill=(90, 140, 220))
+        edges = np.linspace(0, 1, 9)
+        pts = []
+        for a, b in zip(edges[:-1], edges[1:], strict=True):
+            sel = (col >= a) & (col <= b)
+            if sel.sum() >= 3:
+                pts.append((ox + pad + (a + b) / 2 * w, oy + pad + h - (scores[sel].mean() - lo) / (hi - lo) * h))
+        if len(pts) > 1:
+            dr.line(pts, fill=(220, 50, 30), width=3)
+        r = rows[k]
+        dr.text((ox + pad, oy + 6), f"{name} (imp. {r['importance']:.2f})", fill=(0, 0, 0))
+        dr.text((ox + pad, oy + pad + h + 4), "low  <- sampled range ->  high", fill=(90, 90, 90))
+        dr.text((ox + 4, oy + pad - 4), f"{hi:.2g}", fill=(90, 90, 90))
+        dr.text((ox + 4, oy + pad + h - 8), f"{lo:.2g}", fill=(90, 90, 90))
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
