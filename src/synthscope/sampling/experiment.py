@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -90,7 +91,7 @@ class AdaptiveExperiment:
                            steps=self.steps, batch=self.batch, lr=self.lr, replay=self.replay,
                            worst_fraction=self.worst_fraction, scale=self.scale, p_resample=self.p_resample,
                            kappa=self.kappa, validation_entropy=1_000_003 + self.entropy, entropy=self.entropy * 100003 + run,
-                           threads=None, loader_workers=0)
+                           threads=max(1, (os.cpu_count() or 1) // self.workers), loader_workers=0)
 
     def to_dict(self) -> dict:
         d = asdict(self)
