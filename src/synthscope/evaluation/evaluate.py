@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from synthscope.evaluation.baselines import BASELINES
 from synthscope.evaluation.metrics import (
@@ -24,8 +25,11 @@ __all__ = ["score_pair", "evaluate_folder", "FolderScores", "aggregate"]
 
 
 def score_pair(pred: np.ndarray, gt: np.ndarray, *, boundary_class: int | None = 1,
-               tolerance_px: float = 2.0, grain_stats: bool = True) -> dict:
-    """All metrics of one prediction against its truth."""
+               tolerance_px: float = 2.0, grain_stats: bool = True, instance_class: int | None = None) -> dict:
+    """All metrics of one prediction against its truth. ``instance_class``: also split
+    that class of the prediction into instances (`instances_from_mask`) and score them
+    against the connected components of the truth (AP at IoU 0.5, counting error,
+    size-distribution distance)."""
     out = {
         "pixel_error": pixel_error(pred, gt),
         "iou": {int(c): iou(pred, gt, int(c)) for c in np.union1d(np.unique(gt), np.unique(pred))},
@@ -45,6 +49,13 @@ def score_pair(pred: np.ndarray, gt: np.ndarray, *, boundary_class: int | None =
                 astm_pred=sp["astm_grain_size_number"], astm_true=sg["astm_grain_size_number"],
                 grain_size_ks=grain_size_distance(np.bincount(gp.ravel())[1:], np.bincount(gg.ravel())[1:]),
             )
+    if instance_class is not None:
+        from synthscope.evaluation.instances import instance_scores, instances_from_mask
+
+        truth_inst, _ = ndi.label(gt == instance_class)
+        sc = instance_scores(instances_from_mask(pred == instance_class), truth_inst, threshold=0.5)
+        out.update(instance_ap50=sc.ap, instance_precision=sc.precision, instance_recall=sc.recall,
+                   instance_count_error=sc.count_error, instance_size_ks=sc.size_distance)
     return out
 
 
@@ -74,7 +85,8 @@ class FolderScores:
 def evaluate_folder(folder, predictor: Callable[[np.ndarray], np.ndarray], *, name: str | None = None,
                     boundary_class: int | None = 1, tolerance_px: float = 2.0,
                     on_image: Callable | None = None, key: str = "boundary_f1",
-                    grain_stats: bool = True, baselines: bool = True) -> FolderScores:
+                    grain_stats: bool = True, baselines: bool = True,
+                    instance_class: int | None = None) -> FolderScores:
     """Score ``predictor`` (image -> class map) and every baseline on a `RealFolder`.
 
     ``on_image(stem, image, truth, prediction)`` is called per image (for figures).
@@ -89,13 +101,14 @@ def evaluate_folder(folder, predictor: Callable[[np.ndarray], np.ndarray], *, na
         if gt is None:
             raise ValueError(f"{folder.images[i]}: no mask to score against")
         pred = predictor(img)
-        s = score_pair(pred, gt, boundary_class=boundary_class, tolerance_px=tolerance_px, grain_stats=grain_stats)
+        s = score_pair(pred, gt, boundary_class=boundary_class, tolerance_px=tolerance_px, grain_stats=grain_stats,
+                       instance_class=instance_class)
         model_scores.append(s)
         per_image.append({"stem": folder.stem(i), **{k: v for k, v in s.items() if k != "iou"}})
         for b in base_scores:
             fn = BASELINES[b]
             base_scores[b].append(score_pair(fn(img), gt, boundary_class=boundary_class,
-                                             tolerance_px=tolerance_px, grain_stats=False))
+                                             tolerance_px=tolerance_px, grain_stats=False, instance_class=instance_class))
         if on_image:
             on_image(folder.stem(i), img, gt, pred)
     model_agg = aggregate(model_scores)

@@ -94,26 +94,40 @@ def write_report(out: Path, results: list, *, title: str, meta: dict, figures: d
     for k, v in meta.items():
         lines.append(f"- **{k}**: {v}")
     lines.append("")
-    keys = ["boundary_f1", "boundary_precision", "boundary_recall", "mean_iou", "dice", "pixel_error"]
+    def get(scores, k):
+        if k.startswith("iou_"):
+            return scores.get("iou", {}).get(int(k[4:]))
+        return scores.get(k)
+
+    def present(keys, rows):
+        return [k for k in keys if any(_fmt(get(r, k)) != "n/a" for r in rows)]
+
+    models = [r.model for r in results]
+    classes = sorted({int(c) for m in models for c in m.get("iou", {}) if int(c) > 0})
+    keys = present(["boundary_f1", "boundary_precision", "boundary_recall", *(f"iou_{c}" for c in classes),
+                    "mean_iou", "dice", "pixel_error", "instance_ap50", "instance_count_error", "instance_size_ks"],
+                   models + [b for r in results for b in r.baselines.values()])
     lines += ["## Summary", "", "| dataset | method | " + " | ".join(keys) + " |",
               "|---|---|" + "---|" * len(keys)]
     for r in results:
-        lines.append(f"| {r.name} | **model** | " + " | ".join(_fmt(r.model.get(k)) for k in keys) + " |")
+        lines.append(f"| {r.name} | **model** | " + " | ".join(_fmt(get(r.model, k)) for k in keys) + " |")
         for b in sorted(r.baselines):
             star = " (best)" if b == r.best_baseline else ""
-            lines.append(f"| {r.name} | {b}{star} | " + " | ".join(_fmt(r.baselines[b].get(k)) for k in keys) + " |")
+            lines.append(f"| {r.name} | {b}{star} | " + " | ".join(_fmt(get(r.baselines[b], k)) for k in keys) + " |")
     lines.append("")
-    gkeys = ["grain_count_pred", "grain_count_true", "mean_grain_area_pred", "mean_grain_area_true",
-             "astm_pred", "astm_true", "grain_size_ks"]
-    lines += ["## Grain statistics (model, mean over images)", "",
-              "| dataset | " + " | ".join(gkeys) + " |", "|---|" + "---|" * len(gkeys)]
+    gkeys = present(["grain_count_pred", "grain_count_true", "mean_grain_area_pred", "mean_grain_area_true",
+                     "astm_pred", "astm_true", "grain_size_ks"], models)
+    if gkeys:
+        lines += ["## Grain statistics (model, mean over images)", "",
+                  "| dataset | " + " | ".join(gkeys) + " |", "|---|" + "---|" * len(gkeys)]
+        for r in results:
+            lines.append(f"| {r.name} | " + " | ".join(_fmt(r.model.get(k)) for k in gkeys) + " |")
+        lines.append("")
     for r in results:
-        lines.append(f"| {r.name} | " + " | ".join(_fmt(r.model.get(k)) for k in gkeys) + " |")
-    lines.append("")
-    for r in results:
-        lines += [f"## {r.name}", "", "| image | boundary_f1 | mean_iou | pixel_error |", "|---|---|---|---|"]
+        pkeys = present(["boundary_f1", "mean_iou", "pixel_error", "instance_ap50"], r.per_image)
+        lines += [f"## {r.name}", "", "| image | " + " | ".join(pkeys) + " |", "|---|" + "---|" * len(pkeys)]
         for p in r.per_image:
-            lines.append(f"| {p['stem']} | {_fmt(p.get('boundary_f1'))} | {_fmt(p.get('mean_iou'))} | {_fmt(p.get('pixel_error'))} |")
+            lines.append(f"| {p['stem']} | " + " | ".join(_fmt(p.get(k)) for k in pkeys) + " |")
         lines.append("")
         for f in figures.get(r.name, []):
             lines.append(f"![{f}]({f})")

@@ -65,6 +65,12 @@ class TrainConfig:
             raise ValueError(f"max_minutes must be > 0, got {self.max_minutes}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        if self.class_weights is not None and len(self.class_weights) != self.out_channels:
+            if tuple(self.class_weights) == (1.0, 2.0):  # the default: background 1, every other class 2
+                object.__setattr__(self, "class_weights", (1.0,) + (2.0,) * (self.out_channels - 1))
+            else:
+                raise ValueError(f"class_weights needs {self.out_channels} values (one per class), "
+                                 f"got {len(self.class_weights)}")
         shares = sum(s.share for s in self.stages)
         if not self.stages or abs(shares - 1.0) > 1e-6:
             raise ValueError(f"stage shares must add up to 1, got {shares}")
