@@ -81,7 +81,12 @@ def register_recipe(recipe: Recipe) -> Recipe:
 def _ensure_builtin():
     # importing a registered module again is free; a user's recipe registered first
     # must not hide the built-in ones
-    from synthscope.recipes import grain_boundaries, precipitates, surface_cracks  # noqa: F401  (register themselves)
+    from synthscope.recipes import (  # noqa: F401  (register themselves)
+        coating_cross_section,
+        grain_boundaries,
+        precipitates,
+        surface_cracks,
+    )
 
 
 def list_recipes() -> list[str]:

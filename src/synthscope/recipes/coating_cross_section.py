@@ -1,0 +1,136 @@
+"""Recipe `coating_cross_section`: SEM (backscatter-like) cross-sections of a coated
+part: a porous, bright coating above a grey layer (e.g. thermally grown oxide) with
+cracks through it, above a grey substrate with few pores. Labels: 0 background
+(coating, substrate, mount, pores), 1 layer, 2 crack.
+
+Structure: `structures.layers`. Imaging: per-phase signal (each phase its own level and
+texture; the layer close to the substrate in level, which is the hard case), dark pores
+with bright rims (edge effect), then the phenomenological detector.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from synthscope.imaging.detector import image_detector
+from synthscope.params.distributions import Choice, LogUniform, Uniform
+from synthscope.params.space import ParameterSpace
+from synthscope.recipes.base import P, Recipe, register_recipe
+from synthscope.structures.layers import generate_layers
+from synthscope.structures.textures import fbm_noise
+
+__all__ = ["COATING_CROSS_SECTION"]
+
+SPACE = ParameterSpace(
+    (
+        # structure
+        P("layer_thickness_px", LogUniform(10.0, 90.0), 1.0, 2000.0, doc="mean layer thickness, px"),
+        P("thickness_variation", Uniform(0.05, 0.4), 0.0, 2.0, doc="rms relative thickness variation along the layer"),
+        P("layer_position", Uniform(0.3, 0.75), 0.05, 0.95, doc="layer centre height / image height (from the top)"),
+        P("interface_amplitude_px", LogUniform(1.0, 20.0), 0.0, 500.0, doc="rms undulation of the interfaces, px"),
+        P("interface_wavelength_px", LogUniform(20.0, 300.0), 2.0, 5000.0, doc="undulation wavelength, px"),
+        P("interface_jagged_px", Uniform(0.0, 3.0), 0.0, 50.0, doc="fine interface roughness, px"),
+        P("tilt_deg", Uniform(-8.0, 8.0), -45.0, 45.0, doc="slope of the layer, deg"),
+        P("coating_fraction", Uniform(0.6, 1.0), 0.0, 1.0, doc="share of the space above the layer that is coating (the rest is mount)"),
+        P("cracks_per_100px", Uniform(0.0, 2.5), 0.0, 50.0, doc="cracks through the layer per 100 px of its length"),
+        P("crack_width_px", Uniform(1.0, 4.0), 0.3, 50.0, doc="crack width, px"),
+        P("crack_wander", Uniform(0.05, 0.5), 0.0, 5.0, doc="lateral random walk of a crack, px per px"),
+        P("coating_porosity", Uniform(0.0, 0.2), 0.0, 0.6, doc="pores in the coating (labelled background)"),
+        P("substrate_porosity", Uniform(0.0, 0.04), 0.0, 0.6, doc="pores in the substrate"),
+        P("pore_diameter_px", LogUniform(4.0, 40.0), 1.0, 1000.0, doc="mean pore diameter, px"),
+        P("interface_gap_fraction", Choice((0.0, 0.0, 0.3, 0.7)), 0.0, 1.0, doc="share of the lower interface opened into a dark gap"),
+        P("interface_gap_px", Uniform(1.0, 4.0), 0.0, 50.0, doc="width of that gap, px"),
+        # appearance: signal levels of the phases
+        P("coating_level", Uniform(0.65, 1.0), 0.0, 1.0, doc="signal of the coating"),
+        P("layer_level", Uniform(0.25, 0.65), 0.0, 1.0, doc="signal of the layer"),
+        P("substrate_offset", Uniform(-0.15, 0.15), -1.0, 1.0, doc="substrate signal minus layer signal"),
+        P("mount_level", Uniform(0.0, 0.3), 0.0, 1.0, doc="signal of the mount above the coating"),
+        P("dark_level", Uniform(0.0, 0.15), 0.0, 1.0, doc="signal of pores and cracks"),
+        P("phase_texture", Uniform(0.0, 0.08), 0.0, 1.0, doc="fBm texture within phases"),
+        P("coating_mottle", Uniform(0.0, 0.25), 0.0, 2.0, doc="grey lamellae/inclusions within the coating"),
+        P("texture_wavelength_px", LogUniform(3.0, 60.0), 0.5, 2000.0, doc="texture wavelength, px"),
+        P("edge_strength", Uniform(0.0, 0.6), 0.0, 10.0, doc="bright rims at pore and crack edges"),
+        # imaging
+        P("background_amplitude", Uniform(0.0, 0.3), 0.0, 10.0, doc="fBm background, structure-contrast units"),
+        P("background_wavelength_px", LogUniform(32.0, 1024.0), 1.0, 8192.0, doc="background wavelength, px"),
+        P("blur_sigma_px", LogUniform(0.4, 2.0), 0.0, 20.0, doc="Gaussian PSF sigma, px"),
+        P("scan_jitter_px", Uniform(0.0, 0.5), 0.0, 10.0, doc="scan-line jitter, px"),
+        P("illumination_gradient", Uniform(0.0, 0.8), 0.0, 20.0, doc="smooth illumination change across the field"),
+        P("brightness", Uniform(0.35, 0.65), 0.0, 1.0, doc="mean signal"),
+        P("contrast", Uniform(0.8, 1.6), 0.01, 10.0, doc="gain around the mean"),
+        P("gamma", LogUniform(0.7, 1.4), 0.1, 10.0, doc="output gamma"),
+        P("dose_e_per_px", LogUniform(30.0, 1000.0), 0.01, 1e7, doc="counts per pixel at full signal (shot noise)"),
+        P("read_noise", Uniform(0.0, 0.03), 0.0, 1.0, doc="additive Gaussian noise std"),
+    )
+)
+
+
+def _structure(shape, s, rng):
+    spec = generate_layers(
+        shape,
+        layer_thickness_px=s["layer_thickness_px"],
+        thickness_variation=s["thickness_variation"],
+        layer_position=s["layer_position"],
+        # an interface cannot bend more steeply than its wavelength allows
+        interface_amplitude_px=min(s["interface_amplitude_px"], s["interface_wavelength_px"] / 8),
+        interface_wavelength_px=s["interface_wavelength_px"],
+        interface_jagged_px=s["interface_jagged_px"],
+        tilt_deg=s["tilt_deg"],
+        coating_fraction=s["coating_fraction"],
+        cracks_per_100px=s["cracks_per_100px"],
+        crack_width_px=s["crack_width_px"],
+        crack_wander=s["crack_wander"],
+        coating_porosity=s["coating_porosity"],
+        substrate_porosity=s["substrate_porosity"],
+        pore_diameter_px=s["pore_diameter_px"],
+        interface_gap_fraction=s["interface_gap_fraction"],
+        interface_gap_px=s["interface_gap_px"],
+        rng=rng,
+    )
+    phase = spec.maps["phase"]
+    levels = np.array([s["mount_level"], s["coating_level"], s["layer_level"],
+                       np.clip(s["layer_level"] + s["substrate_offset"], 0, 1), s["dark_level"], s["dark_level"]],
+                      np.float32)
+    tint = levels[phase]
+    if s["phase_texture"] > 0:
+        tint = tint + s["phase_texture"] * fbm_noise(shape, wavelength_px=s["texture_wavelength_px"], beta=2.5, rng=rng)
+    if s["coating_mottle"] > 0:
+        # grey splat boundaries and inclusions inside the coating
+        m = fbm_noise(shape, wavelength_px=4 * s["texture_wavelength_px"], beta=3.0, rng=rng)
+        tint = np.where(phase == 1, tint - s["coating_mottle"] * (m > 0.8), tint)
+    dark = (phase >= 4).astype(np.float32)
+    height = -ndi.gaussian_filter(dark, 1.0)
+    return spec.with_maps(tint=tint.astype(np.float32), height=height.astype(np.float32))
+
+
+def _imaging(specimen, s, rng):
+    return image_detector(
+        specimen,
+        topography_contrast=0.0,
+        edge_contrast=s["edge_strength"],
+        background_amplitude=s["background_amplitude"],
+        background_wavelength_px=s["background_wavelength_px"],
+        blur_sigma_px=s["blur_sigma_px"],
+        scan_jitter_px=s["scan_jitter_px"],
+        illumination_gradient=s["illumination_gradient"],
+        brightness=s["brightness"],
+        contrast=s["contrast"],
+        gamma=s["gamma"],
+        dose_e_per_px=s["dose_e_per_px"],
+        read_noise=s["read_noise"],
+        rng=rng,
+    )
+
+
+COATING_CROSS_SECTION = register_recipe(
+    Recipe(
+        name="coating_cross_section",
+        space=SPACE,
+        structure=_structure,
+        imaging=_imaging,
+        classes=("background", "layer", "crack"),
+        description="SEM cross-sections: porous coating / layer with cracks / substrate",
+        default_size=(512, 512),
+    )
+)

@@ -1,0 +1,58 @@
+"""Layered cross-sections and the coating recipe: requested layer thickness and area
+fraction are met over 100 samples, cracks stay inside the layer and cross it, pores
+stay out of it, rough profiles have the requested amplitude."""
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from synthscope.recipes import get_recipe
+from synthscope.structures.layers import generate_layers, rough_profile
+
+
+def test_rough_profile_amplitude():
+    p = rough_profile(4096, amplitude_px=5.0, wavelength_px=50.0, rng=0)
+    assert abs(p.std() - 5.0) < 0.05 and abs(p.mean()) < 1e-9
+    assert np.all(rough_profile(100, amplitude_px=0.0, wavelength_px=10.0, rng=0) == 0)
+
+
+def test_cracks_cross_the_layer_and_stay_inside():
+    s = generate_layers((200, 400), layer_thickness_px=40, cracks_per_100px=2.0, crack_wander=0.1,
+                        interface_amplitude_px=3.0, rng=1)
+    layer = s.labels > 0
+    crack = s.labels == 2
+    assert crack.any() and np.all(layer[crack])
+    # every crack reaches from the top of the layer to its bottom (a column of the layer
+    # where a crack component spans at least 80 % of the layer's thickness)
+    comp, n = ndi.label(crack, structure=np.ones((3, 3)))
+    thick = layer.sum(0)
+    for k in range(1, n + 1):
+        ys, xs = np.nonzero(comp == k)
+        assert ys.max() - ys.min() + 1 >= 0.8 * np.median(thick[xs]), k
+    # pores never inside the layer
+    assert not np.any((s.maps["phase"] == 4) & layer)
+
+
+@pytest.mark.parametrize("bad", [dict(layer_position=1.2), dict(layer_thickness_px=0)])
+def test_bad_arguments(bad):
+    with pytest.raises(ValueError):
+        generate_layers((64, 64), **bad)
+
+
+def test_coating_recipe_meets_its_targets_over_100_samples():
+    r = get_recipe("coating_cross_section")
+    ratios, af_err = [], []
+    for i in range(100):
+        s = r.space.sample_one(5, i)
+        spec = r.structure((256, 256), s, np.random.default_rng(i))
+        ratios.append(spec.stats["mean_layer_thickness_px"] / s["layer_thickness_px"])
+        af_err.append(spec.stats["layer_area_fraction"] - spec.stats["mean_layer_thickness_px"] / 256)
+    assert abs(np.mean(ratios) - 1) < 0.10, np.mean(ratios)
+    assert np.max(np.abs(af_err)) < 1e-9  # area fraction and mean thickness agree exactly
+    assert np.percentile(np.abs(np.array(ratios) - 1), 90) < 0.25
+
+
+def test_coating_render():
+    r = get_recipe("coating_cross_section")
+    smp = r.render_index(0, entropy=2, shape=(128, 192))
+    assert smp.image.shape == (128, 192) and smp.mask.max() <= 2 and smp.image.dtype == np.float32
