@@ -117,7 +117,12 @@ def _place(labels, instances, cls, next_id, target_area, diam, rng, *, shape, as
     occupied = labels > 0
     guard = ndi.binary_dilation(occupied, iterations=int(gap)) if gap >= 1 and occupied.any() else occupied.copy()
     covered = int((labels == cls).sum())
+    misses = 0  # particles in a row that found no room: jammed after 25
+    cdf = np.cumsum(intensity.ravel(), dtype=np.float64) if intensity is not None else None
+    pool: list = []
     for d in diam:
+        if misses >= 25:
+            break
         if covered >= target_area:
             break
         if covered + math.pi * d * d / 8 > target_area:
@@ -128,13 +133,14 @@ def _place(labels, instances, cls, next_id, target_area, diam, rng, *, shape, as
         fp = particle_mask(d, shape, aspect=asp, angle=ang, corner=corner, roughness=roughness, rng=rng)
         half = fp.shape[0] // 2
         allow_overlap = rng.random() < touching
+        misses += 1
         for _ in range(60):
             if intensity is not None:
-                # clustering: accept positions in proportion to the intensity field
-                for _ in range(30):
-                    y, x = int(rng.integers(h)), int(rng.integers(w))
-                    if rng.random() < intensity[y, x]:
-                        break
+                # clustering: positions drawn in proportion to the intensity field
+                if not pool:
+                    pool.extend(np.searchsorted(cdf, rng.random(4096) * cdf[-1]).tolist())
+                k = min(pool.pop(), h * w - 1)
+                y, x = divmod(int(k), w)
             else:
                 y, x = int(rng.integers(h)), int(rng.integers(w))
             y0, x0 = y - half, x - half
@@ -165,6 +171,7 @@ def _place(labels, instances, cls, next_id, target_area, diam, rng, *, shape, as
                 guard[gy, gx] |= ndi.binary_dilation(pad, iterations=int(gap))
             else:
                 guard[ys, xs] |= sub
+            misses = 0
             break
     return next_id
 
