@@ -217,3 +217,20 @@ def test_adaptive_experiment_bad_config(tmp_path, tiny_run):
     cfg.write_text("protocol: adaptiv\n")
     one_line_error(run("experiment", cfg, "--out", tmp_path / "o"), "protocol must be one of cracks, adaptive")
     assert not (tmp_path / "o").exists()
+
+
+def test_particle_model_evaluates_and_segments_instances(tmp_path):
+    res = run("train", "--recipe", "precipitates", "--out", tmp_path / "run", "--max-steps", "2", "--max-minutes", "5",
+              "--stages", "64:2:1.0", "--loader-workers", "0", "--width", "8")
+    assert res.returncode == 0, res.stderr
+    real = _real_folder(tmp_path / "real")
+    res = run("evaluate", tmp_path / "run", "--real", real, "--out", tmp_path / "rep", "--roi", "64")
+    assert res.returncode == 0, res.stderr
+    d = json.loads((tmp_path / "rep" / "report.json").read_text())["datasets"][0]
+    assert "instance_ap50" in d["model"] and "boundary_f1" not in d["model"]
+    res = run("segment", tmp_path / "run", real / "images", "--out", tmp_path / "seg", "--roi", "64")
+    assert res.returncode == 0, res.stderr
+    header = (tmp_path / "seg" / "particles.csv").read_text().splitlines()[0]
+    assert header.startswith("image,particle_id,class,area_px")
+    summary = json.loads((tmp_path / "seg" / "summary.json").read_text())
+    assert len(summary["images"]) == 2 and "precipitate" in summary["images"][0]
