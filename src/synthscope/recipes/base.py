@@ -97,7 +97,11 @@ def list_recipes() -> list[str]:
 def get_recipe(name: str) -> Recipe:
     _ensure_builtin()
     if name not in _REGISTRY:
-        raise ValueError(f"unknown recipe {name!r}; allowed: {', '.join(sorted(_REGISTRY))}")
+        import difflib
+
+        near = difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ValueError(f"unknown recipe {name!r}{hint}; allowed: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
 
 
