@@ -48,6 +48,18 @@ def _progress() -> Progress:
                     disable=not console.is_terminal and os.environ.get("SYNTHSCOPE_PROGRESS") != "1")
 
 
+def _stage_progress(p: Progress):
+    """A ``progress(stage, done, total)`` callback that shows one bar per stage."""
+    tasks = {}
+
+    def cb(stage, done, total):
+        if stage not in tasks:
+            tasks[stage] = p.add_task(stage, total=total)
+        p.update(tasks[stage], completed=done, total=total)
+
+    return cb
+
+
 @contextmanager
 def _staged_output(out: Path):
     """Write into a temporary sibling folder, rename onto ``out`` on success only."""
@@ -537,12 +549,7 @@ def demo(
 
     acfg = AdaptConfig(strategy="worst", budget=100, validation=100, steps=40, entropy=7)
     with _progress() as p:
-        tasks = {}
-
-        def cb(stage, done, total):
-            if stage not in tasks:
-                tasks[stage] = p.add_task(stage, total=total)
-            p.update(tasks[stage], completed=done, total=total)
+        cb = _stage_progress(p)
 
         s = run_adapt(out / "run", out / "adapted", r, r.space, acfg, progress=cb)[0]
     console.print(f"validation IoU {s['validation_iou_before']:.3f} -> {s['validation_iou_after']:.3f}; worst 10 %: "
@@ -669,12 +676,7 @@ def experiment(
     _resumable_output(out, {"protocol": protocol, **cfg.to_dict()})
     t0 = time.perf_counter()
     with _progress() as p:
-        tasks = {}
-
-        def cb(stage, done, total):
-            if stage not in tasks:
-                tasks[stage] = p.add_task(stage, total=total)
-            p.update(tasks[stage], completed=done, total=total)
+        cb = _stage_progress(p)
 
         if protocol == "cracks":
             results = run_crack_experiment(cfg, out, progress=cb)
@@ -740,12 +742,7 @@ def adapt(
     _resumable_output(out, {"run": str(run), "recipe": r.name, "space": space.to_dict(), "rounds": rounds,
                             **{k: getattr(cfg, k) for k in cfg.__dataclass_fields__}}, ignore=("rounds",))
     with _progress() as p:
-        tasks = {}
-
-        def cb(stage, done, total):
-            if stage not in tasks:
-                tasks[stage] = p.add_task(stage, total=total)
-            p.update(tasks[stage], completed=done, total=total)
+        cb = _stage_progress(p)
 
         summaries = run_adapt(run, out, r, space, cfg, rounds=rounds, progress=cb)
     for i, s in enumerate(summaries, 1):

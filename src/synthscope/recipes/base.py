@@ -14,7 +14,7 @@ import yaml
 from synthscope.datasets.sample import Sample
 from synthscope.params.space import Parameter, ParameterSpace, stage_rng
 
-__all__ = ["Recipe", "register_recipe", "get_recipe", "list_recipes", "load_scenario_file"]
+__all__ = ["Recipe", "register_recipe", "get_recipe", "list_recipes", "load_scenario_file", "detector_image", "DETECTOR_KEYS"]
 
 _REGISTRY: dict[str, Recipe] = {}
 
@@ -71,6 +71,21 @@ def P(name, dist, low=None, high=None, *, options=None, integer=False, doc="") -
     """A `Parameter`, written compactly in a recipe's space: name, default distribution,
     allowed range (or ``options``), and a doc line."""
     return Parameter(name, dist, low, high, options=options, integer=integer, doc=doc)
+
+
+#: scenario keys passed straight to `imaging.detector.image_detector` when present
+DETECTOR_KEYS = ("edge_contrast", "background_amplitude", "background_wavelength_px", "blur_sigma_px", "scan_jitter_px",
+                 "illumination_gradient", "brightness", "contrast", "gamma", "dose_e_per_px", "read_noise", "invert")
+
+
+def detector_image(specimen, s: Mapping[str, Any], rng, **settings):
+    """The phenomenological detector with every `DETECTOR_KEYS` value the scenario
+    ``s`` holds; ``settings`` set the others (or override)."""
+    from synthscope.imaging.detector import image_detector
+
+    kw = {k: s[k] for k in DETECTOR_KEYS if k in s}
+    kw.update(settings)
+    return image_detector(specimen, rng=rng, **kw)
 
 
 def register_recipe(recipe: Recipe) -> Recipe:

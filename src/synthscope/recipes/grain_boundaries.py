@@ -9,10 +9,9 @@ between grains) and membrane-like EM (thick dark lines, organelle-like blobs).
 
 from __future__ import annotations
 
-from synthscope.imaging.detector import image_detector
 from synthscope.params.distributions import Choice, Constant, LogUniform, Uniform
 from synthscope.params.space import ParameterSpace
-from synthscope.recipes.base import P, Recipe, register_recipe
+from synthscope.recipes.base import P, Recipe, detector_image, register_recipe
 from synthscope.structures.distractors import PARTICLE_STYLES, add_distractors
 from synthscope.structures.grains import generate_grains
 
@@ -136,23 +135,7 @@ def _imaging(specimen, s, rng):
     # where it also brightens groove flanks as in a real secondary-electron image
     uses_edge = style == "edge" or _particle_style(s) == "bump"
     edge = s["edge_strength"] * max(bc, 0.3) if uses_edge else 0.0
-    return image_detector(
-        specimen,
-        topography_contrast=topo,
-        edge_contrast=edge,
-        background_amplitude=s["background_amplitude"],
-        background_wavelength_px=s["background_wavelength_px"],
-        blur_sigma_px=s["blur_sigma_px"],
-        scan_jitter_px=s["scan_jitter_px"],
-        illumination_gradient=s["illumination_gradient"],
-        brightness=s["brightness"],
-        contrast=s["contrast"],
-        gamma=s["gamma"],
-        dose_e_per_px=s["dose_e_per_px"],
-        read_noise=s["read_noise"],
-        invert=s["invert"],
-        rng=rng,
-    )
+    return detector_image(specimen, s, rng, topography_contrast=topo, edge_contrast=edge)
 
 
 GRAIN_BOUNDARIES = register_recipe(

@@ -13,10 +13,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from synthscope.imaging.detector import image_detector
 from synthscope.params.distributions import Choice, LogUniform, Uniform
 from synthscope.params.space import ParameterSpace
-from synthscope.recipes.base import P, Recipe, register_recipe
+from synthscope.recipes.base import P, Recipe, detector_image, register_recipe
 from synthscope.structures.particles import PLACEMENTS, SHAPES, generate_particles
 from synthscope.structures.textures import fbm_noise
 
@@ -93,22 +92,8 @@ def _structure(shape, s, rng):
 
 
 def _imaging(specimen, s, rng):
-    return image_detector(
-        specimen,
-        topography_contrast=s["topography_contrast"],
-        edge_contrast=0.5 * s["edge_strength"] if s["relief"] != 0 else 0.0,
-        background_amplitude=s["background_amplitude"],
-        background_wavelength_px=s["background_wavelength_px"],
-        blur_sigma_px=s["blur_sigma_px"],
-        scan_jitter_px=s["scan_jitter_px"],
-        illumination_gradient=s["illumination_gradient"],
-        brightness=s["brightness"],
-        contrast=s["contrast"],
-        gamma=s["gamma"],
-        dose_e_per_px=s["dose_e_per_px"],
-        read_noise=s["read_noise"],
-        rng=rng,
-    )
+    return detector_image(specimen, s, rng, topography_contrast=s["topography_contrast"],
+                          edge_contrast=0.5 * s["edge_strength"] if s["relief"] != 0 else 0.0)
 
 
 PRECIPITATES = register_recipe(

@@ -19,10 +19,9 @@ from functools import partial
 import numpy as np
 from scipy import ndimage as ndi
 
-from synthscope.imaging.detector import image_detector
 from synthscope.params.distributions import Choice, Constant, LogUniform, Uniform
 from synthscope.params.space import ParameterSpace
-from synthscope.recipes.base import P, Recipe, register_recipe
+from synthscope.recipes.base import P, Recipe, detector_image, register_recipe
 from synthscope.structures.cracks import CrackModel, generate_cracks
 from synthscope.structures.exemplar import TextureDictionary, quilt_texture
 from synthscope.structures.specimen import Specimen
@@ -145,18 +144,7 @@ def _structure(shape, s, rng, *, dictionary: TextureDictionary | None = None):
 
 def _imaging(specimen, s, rng):
     # texture and crack are already in the tint: no topography, no extra background
-    return image_detector(
-        specimen,
-        topography_contrast=0.0,
-        blur_sigma_px=s["blur_sigma_px"],
-        illumination_gradient=s["illumination_gradient"],
-        brightness=s["brightness"],
-        contrast=s["contrast"],
-        gamma=s["gamma"],
-        dose_e_per_px=s["dose_e_per_px"],
-        read_noise=s["read_noise"],
-        rng=rng,
-    )
+    return detector_image(specimen, s, rng, topography_contrast=0.0)
 
 
 def _classify(mask: np.ndarray) -> int:
