@@ -23,6 +23,7 @@ import yaml
 from synthscope.datasets.real import RealFolder
 from synthscope.evaluation.experiment import run_repeated
 from synthscope.evaluation.stats import error_rate, paired_ttest
+from synthscope.params.space import check_ranges
 from synthscope.recipes.surface_cracks import MIN_CRACK_FRACTION, make_surface_cracks, tile_class
 from synthscope.structures.cracks import CrackMeasurements, fit_crack_model, measure_cracks
 from synthscope.structures.exemplar import TextureDictionary
@@ -67,10 +68,7 @@ class CrackExperiment:
                   "synthetic_tiles": (10, 10**7), "steps_synthetic": (1, 10**7), "steps_real": (1, 10**7),
                   "steps_finetune": (1, 10**7), "batch_size": (2, 4096), "width": (4, 256),
                   "confidence": (0.5, 0.9999), "workers": (1, 256), "run_workers": (1, 256), "crack_class": (1, 255)}
-        for k, (lo, hi) in checks.items():
-            v = getattr(self, k)
-            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and lo <= v <= hi):
-                raise ValueError(f"{k} must be in [{lo}, {hi}], got {v!r}")
+        check_ranges(self, checks)
         if not (self.lr > 0 and self.finetune_lr > 0):
             raise ValueError("lr and finetune_lr must be > 0")
 

@@ -19,12 +19,21 @@ from scipy.stats import qmc
 
 from synthscope.params.distributions import Choice, Constant, Distribution, parse_distribution
 
-__all__ = ["Parameter", "ParameterSpace", "sample_seed", "stage_rng", "STAGES", "DESIGNS"]
+__all__ = ["Parameter", "ParameterSpace", "sample_seed", "stage_rng", "check_ranges", "STAGES", "DESIGNS"]
 
 #: Stages of one sample's rendering; each gets its own independent random stream. The
 #: adaptive loop's streams (proposals, replay draws, shuffling) take index 0 of its entropy.
 STAGES = {"scenario": 0, "structure": 1, "imaging": 2, "augmentation": 3, "propose": 4, "replay": 5, "order": 6}
 DESIGNS = ("random", "sobol", "lhs")
+
+
+def check_ranges(obj, ranges: Mapping[str, tuple[float, float]]) -> None:
+    """Raise ValueError naming the first attribute of ``obj`` that is not a finite number
+    within its ``(low, high)`` range (settings dataclasses call it in __post_init__)."""
+    for k, (lo, hi) in ranges.items():
+        v = getattr(obj, k)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+            raise ValueError(f"{k} must be in [{lo}, {hi}], got {v!r}")
 
 
 def sample_seed(entropy: int, index: int, stage: str) -> np.random.SeedSequence:

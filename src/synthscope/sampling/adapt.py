@@ -20,7 +20,7 @@ import numpy as np
 
 from synthscope.datasets.io import atomic_write_bytes, atomic_write_text, jsonable
 from synthscope.evaluation.metrics import iou
-from synthscope.params.space import ParameterSpace, stage_rng
+from synthscope.params.space import ParameterSpace, check_ranges, stage_rng
 from synthscope.recipes.base import Recipe
 from synthscope.sampling.strategies import (
     STRATEGIES,
@@ -72,10 +72,7 @@ class AdaptConfig:
         checks = {"budget": (1, 10**7), "validation": (10, 10**7), "size": (32, 4096), "steps": (1, 10**8),
                   "batch": (1, 4096), "replay": (0.0, 0.95), "worst_fraction": (1e-4, 1.0), "scale": (0.0, 1.0),
                   "p_resample": (0.0, 1.0), "kappa": (0.0, 100.0)}
-        for k, (lo, hi) in checks.items():
-            v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
-                raise ValueError(f"{k} must be in [{lo}, {hi}], got {v!r}")
+        check_ranges(self, checks)
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
 

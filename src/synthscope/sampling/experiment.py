@@ -13,7 +13,6 @@ the same; only the proposed scenarios differ, so the pairing isolates the strate
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 from collections.abc import Callable
@@ -25,6 +24,7 @@ import yaml
 
 from synthscope.datasets.io import atomic_write_bytes, atomic_write_text, jsonable
 from synthscope.evaluation.experiment import compare_runs, run_repeated, summarize_runs
+from synthscope.params.space import check_ranges
 from synthscope.recipes.base import get_recipe
 from synthscope.sampling.adapt import (
     AdaptConfig,
@@ -80,10 +80,7 @@ class AdaptiveExperiment:
         if "random" not in self.strategies:
             raise ValueError("strategies must include 'random' (the control every strategy is compared with)")
         checks = {"runs": (2, 10000), "workers": (1, 256), "confidence": (0.5, 0.9999)}
-        for k, (lo, hi) in checks.items():
-            v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
-                raise ValueError(f"{k} must be in [{lo}, {hi}], got {v!r}")
+        check_ranges(self, checks)
         self.adapt_config("random", 1)  # validates the shared settings
 
     def adapt_config(self, strategy: str, run: int) -> AdaptConfig:
