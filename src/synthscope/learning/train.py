@@ -190,6 +190,12 @@ def train(
     use_amp = amp_dtype is not None
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and amp_dtype == torch.float16)
 
+    # the recipe the samples come from: streamed, or named in the dataset's manifest
+    recipe_name = getattr(recipe, "name", None)
+    if data is not None:
+        from synthscope.datasets.io import open_dataset
+
+        recipe_name = open_dataset(data).manifest.get("recipe")
     step, seen, elapsed, waited = 0, 0, 0.0, 0.0
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.exists():
@@ -199,7 +205,7 @@ def train(
         step, seen, elapsed, waited = ck["step"], ck["seen"], ck["elapsed"], ck.get("waited", 0.0)
         log.info("resuming %s at step %d", out, step)
     atomic_write_text(out / "config.json", json.dumps(
-        {"train": config.to_json(), "recipe": getattr(recipe, "name", None),
+        {"train": config.to_json(), "recipe": recipe_name,
          "space": space.to_dict() if space is not None else None, "data": str(data) if data else None},
         indent=2))
 
@@ -218,7 +224,7 @@ def train(
     def save_checkpoint():
         _save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "seen": seen,
                "elapsed": elapsed, "waited": waited, "config": config.to_json(),
-               "recipe": getattr(recipe, "name", None)}, ckpt_path)
+               "recipe": recipe_name}, ckpt_path)
 
     metrics_fh = open(out / "metrics.jsonl", "a", encoding="utf-8")
     last_ckpt = time.perf_counter()
@@ -281,7 +287,7 @@ def train(
     finally:
         metrics_fh.close()
     save_checkpoint()
-    _save({"model": model.state_dict(), "config": config.to_json(), "recipe": getattr(recipe, "name", None),
+    _save({"model": model.state_dict(), "config": config.to_json(), "recipe": recipe_name,
            "step": step}, out / "model.pt")
     summary = {
         "steps": step, "samples_seen": seen, "elapsed_s": round(elapsed, 2),

@@ -38,7 +38,8 @@ SPACE = ParameterSpace(
         P("gap_px", Uniform(0.0, 3.0), 0.0, 50.0, doc="least gap between separate particles, px"),
         P("clustering", Choice((0.0, 0.0, 0.3, 0.7)), 0.0, 1.0, doc="0 uniform .. 1 strongly clustered positions"),
         P("fine_area_fraction", Choice((0.0, 0.0, 0.01, 0.03)), 0.0, 0.4, doc="fine precipitates (class 2) in the matrix"),
-        P("fine_diameter_px", Uniform(2.5, 6.0), 1.0, 100.0, doc="mean diameter of fine precipitates, px"),
+        P("fine_diameter_px", Uniform(2.5, 6.0), 1.0, 100.0, doc="mean diameter of fine precipitates, px (coarse ones are >= 3.5x larger)"),
+        P("fine_contrast", Uniform(0.7, 2.0), 0.0, 10.0, doc="tint change of fine precipitates / that of coarse ones"),
         # appearance
         P("polarity", Choice(("dark", "bright")), options=("dark", "bright"), doc="precipitates darker or brighter than the matrix"),
         P("particle_contrast", Uniform(0.1, 1.0), 0.0, 5.0, doc="tint difference precipitate - matrix (polarity sets the sign)"),
@@ -62,11 +63,19 @@ SPACE = ParameterSpace(
 )
 
 
+#: with a fine population present, coarse precipitates are at least this many times
+#: larger: the classes differ by size, so they must not overlap in size
+COARSE_OVER_FINE = 3.5
+
+
 def _structure(shape, s, rng):
+    coarse_d = s["mean_diameter_px"]
+    if s["fine_area_fraction"] > 0:
+        coarse_d = max(coarse_d, COARSE_OVER_FINE * s["fine_diameter_px"])
     spec = generate_particles(
         shape,
         area_fraction=s["area_fraction"],
-        mean_diameter_px=s["mean_diameter_px"],
+        mean_diameter_px=coarse_d,
         size_cv=s["size_cv"],
         particle_shape=s["particle_shape"],
         aspect=s["aspect"],
@@ -83,7 +92,8 @@ def _structure(shape, s, rng):
     )
     sign = -1.0 if s["polarity"] == "dark" else 1.0
     inside = (spec.labels > 0).astype(np.float32)
-    tint = 0.5 + sign * s["particle_contrast"] * inside
+    level = np.where(spec.labels == 2, s["fine_contrast"], 1.0).astype(np.float32)
+    tint = 0.5 + sign * s["particle_contrast"] * inside * level
     if s["matrix_texture"] > 0:
         tint = tint + s["matrix_texture"] * fbm_noise(shape, wavelength_px=s["texture_wavelength_px"], beta=2.5, rng=rng)
     # relief: a smooth-edged plateau, so slopes (and SEM rims) sit on the outlines
