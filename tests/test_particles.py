@@ -125,3 +125,18 @@ def test_precipitates_render_classes_and_instances():
     # particles differ from the matrix in the image
     if (s.mask == 1).any():
         assert abs(s.image[s.mask == 1].mean() - s.image[s.mask == 0].mean()) > 0.01
+
+
+@pytest.mark.parametrize("kind", ["round", "irregular", "network"])
+def test_pores_hit_porosity_and_size(kind):
+    from synthscope.structures.pores import generate_pores
+
+    por, ds = [], []
+    for i in range(6):
+        s = generate_pores((256, 256), porosity=0.15, mean_diameter_px=14, kind=kind, rng=i)
+        por.append(s.stats["porosity"])
+        ds.append(s.stats["mean_pore_diameter_px"])
+    assert np.max(np.abs(np.array(por) - 0.15)) <= 0.02
+    assert abs(np.mean(ds) / 14 - 1) < 0.10, (kind, np.mean(ds))
+    with pytest.raises(ValueError, match="kind must be one of round, irregular, network"):
+        generate_pores((32, 32), kind="foam")

@@ -7,6 +7,9 @@ from synthscope.structures.grains import (
     generate_grains,
     grain_statistics,
 )
+from synthscope.structures.layers import generate_layers
+from synthscope.structures.particles import generate_particles
+from synthscope.structures.pores import generate_pores
 from synthscope.structures.specimen import Specimen
 from synthscope.structures.textures import fbm_noise, smooth_field
 
@@ -18,6 +21,9 @@ __all__ = [
     "boundary_edges",
     "fbm_noise",
     "generate_grains",
+    "generate_layers",
+    "generate_particles",
+    "generate_pores",
     "grain_statistics",
     "smooth_field",
 ]
