@@ -97,6 +97,7 @@ def _ensure_builtin():
     # importing a registered module again is free; a user's recipe registered first
     # must not hide the built-in ones
     from synthscope.recipes import (  # noqa: F401  (register themselves)
+        cell_membranes,
         coating_cross_section,
         grain_boundaries,
         precipitates,
