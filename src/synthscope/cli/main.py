@@ -328,7 +328,7 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256):
     model = load_model(run)
     recipe = model.synthscope_meta.get("recipe")
     # particle recipes: region classes and instances; the others: a boundary class
-    particles = recipe == "precipitates"
+    particles = recipe in ("precipitates", "coating_cross_section")  # region classes, not boundaries
     boundary_class = None if particles else 1
     results = []
     with _staged_output(out) as tmp, _progress() as p:
@@ -346,7 +346,7 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256):
             results.append(evaluate_folder(
                 f, lambda im: predict_mask(model, im, roi_size=roi, tta=tta), name=f.path.name,
                 boundary_class=boundary_class, tolerance_px=tolerance_px, on_image=on_image,
-                grain_stats=recipe in (None, "grain_boundaries"), instance_class=1 if particles else None,
+                grain_stats=recipe in (None, "grain_boundaries"), instance_class=1 if recipe == "precipitates" else None,
                 key="mean_iou" if particles else "boundary_f1"))
         meta = {"run": str(run), "tolerance_px": tolerance_px, "tta": tta,
                 "model_steps": model.synthscope_meta.get("steps"), "recipe": model.synthscope_meta.get("recipe")}
@@ -356,8 +356,8 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256):
         if particles:
             iou1 = r.model["iou"].get(1, float("nan"))
             console.print(f"{r.name}: IoU of class 1 {iou1:.3f} (best baseline {r.best_baseline} "
-                          f"{b['iou'].get(1, float('nan')):.3f}), mean IoU {r.model['mean_iou']:.3f}, "
-                          f"instance AP50 {r.model['instance_ap50']:.3f}")
+                          f"{b['iou'].get(1, float('nan')):.3f}), mean IoU {r.model['mean_iou']:.3f}"
+                          + (f", instance AP50 {r.model['instance_ap50']:.3f}" if "instance_ap50" in r.model else ""))
         else:
             console.print(f"{r.name}: boundary F1 {r.model['boundary_f1']:.3f} (best baseline {r.best_baseline} "
                           f"{b['boundary_f1']:.3f}), mean IoU {r.model['mean_iou']:.3f}")
