@@ -14,7 +14,7 @@ import yaml
 from synthscope.datasets.sample import Sample
 from synthscope.params.space import Parameter, ParameterSpace, stage_rng
 
-__all__ = ["Recipe", "register_recipe", "get_recipe", "list_recipes", "load_scenario_file", "detector_image", "DETECTOR_KEYS"]
+__all__ = ["Recipe", "register_recipe", "get_recipe", "list_recipes", "load_scenario_file", "detector_image", "DETECTOR_KEYS", "DETECTOR_GAIN_NOISE"]
 
 _REGISTRY: dict[str, Recipe] = {}
 
@@ -76,6 +76,24 @@ def P(name, dist, low=None, high=None, *, options=None, integer=False, doc="") -
 #: scenario keys passed straight to `imaging.detector.image_detector` when present
 DETECTOR_KEYS = ("edge_contrast", "background_amplitude", "background_wavelength_px", "blur_sigma_px", "scan_jitter_px",
                  "illumination_gradient", "brightness", "contrast", "gamma", "dose_e_per_px", "read_noise", "invert")
+
+
+def _detector_gain_noise() -> tuple:
+    from synthscope.params.distributions import LogUniform, Uniform
+
+    return (
+        P("illumination_gradient", Uniform(0.0, 0.8), 0.0, 20.0, doc="smooth illumination change across the field"),
+        P("brightness", Uniform(0.35, 0.65), 0.0, 1.0, doc="mean signal"),
+        P("contrast", Uniform(0.8, 1.6), 0.01, 10.0, doc="gain around the mean"),
+        P("gamma", LogUniform(0.7, 1.4), 0.1, 10.0, doc="output gamma"),
+        P("dose_e_per_px", LogUniform(30.0, 1000.0), 0.01, 1e7, doc="counts per pixel at full signal (shot noise)"),
+        P("read_noise", Uniform(0.0, 0.03), 0.0, 1.0, doc="additive Gaussian noise std"),
+    )
+
+
+#: the detector's gain and noise parameters with moderate defaults, shared by recipes
+#: whose spaces end with them (illumination, brightness, contrast, gamma, dose, read noise)
+DETECTOR_GAIN_NOISE = _detector_gain_noise()
 
 
 def detector_image(specimen, s: Mapping[str, Any], rng, **settings):

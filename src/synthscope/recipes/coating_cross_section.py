@@ -15,7 +15,7 @@ from scipy import ndimage as ndi
 
 from synthscope.params.distributions import Choice, LogUniform, Uniform
 from synthscope.params.space import ParameterSpace
-from synthscope.recipes.base import P, Recipe, detector_image, register_recipe
+from synthscope.recipes.base import DETECTOR_GAIN_NOISE, P, Recipe, detector_image, register_recipe
 from synthscope.structures.layers import generate_layers
 from synthscope.structures.textures import fbm_noise
 
@@ -55,12 +55,7 @@ SPACE = ParameterSpace(
         P("background_wavelength_px", LogUniform(32.0, 1024.0), 1.0, 8192.0, doc="background wavelength, px"),
         P("blur_sigma_px", LogUniform(0.4, 2.0), 0.0, 20.0, doc="Gaussian PSF sigma, px"),
         P("scan_jitter_px", Uniform(0.0, 0.5), 0.0, 10.0, doc="scan-line jitter, px"),
-        P("illumination_gradient", Uniform(0.0, 0.8), 0.0, 20.0, doc="smooth illumination change across the field"),
-        P("brightness", Uniform(0.35, 0.65), 0.0, 1.0, doc="mean signal"),
-        P("contrast", Uniform(0.8, 1.6), 0.01, 10.0, doc="gain around the mean"),
-        P("gamma", LogUniform(0.7, 1.4), 0.1, 10.0, doc="output gamma"),
-        P("dose_e_per_px", LogUniform(30.0, 1000.0), 0.01, 1e7, doc="counts per pixel at full signal (shot noise)"),
-        P("read_noise", Uniform(0.0, 0.03), 0.0, 1.0, doc="additive Gaussian noise std"),
+        *DETECTOR_GAIN_NOISE,
     )
 )
 
