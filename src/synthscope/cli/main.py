@@ -320,6 +320,16 @@ def _class_map(text: str | None) -> dict | None:
     return dict(pairs)
 
 
+def _scoring(recipe_name: str | None) -> str:
+    """The recipe's `Recipe.scoring`; 'boundaries' for runs of unknown recipes."""
+    from synthscope.recipes import get_recipe
+
+    try:
+        return get_recipe(recipe_name).scoring if recipe_name else "boundaries"
+    except ValueError:
+        return "boundaries"
+
+
 def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256):
     from synthscope.evaluation import evaluate_folder
     from synthscope.evaluation.report import overlay_figure, write_report
@@ -328,7 +338,8 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256):
     model = load_model(run)
     recipe = model.synthscope_meta.get("recipe")
     # particle recipes: region classes and instances; the others: a boundary class
-    particles = recipe in ("precipitates", "coating_cross_section")  # region classes, not boundaries
+    scoring = _scoring(recipe)
+    particles = scoring != "boundaries"  # region classes, not boundaries
     boundary_class = None if particles else 1
     results = []
     with _staged_output(out) as tmp, _progress() as p:
@@ -346,7 +357,7 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256):
             results.append(evaluate_folder(
                 f, lambda im: predict_mask(model, im, roi_size=roi, tta=tta), name=f.path.name,
                 boundary_class=boundary_class, tolerance_px=tolerance_px, on_image=on_image,
-                grain_stats=recipe in (None, "grain_boundaries"), instance_class=1 if recipe == "precipitates" else None,
+                grain_stats=recipe in (None, "grain_boundaries"), instance_class=1 if scoring == "instances" else None,
                 key="mean_iou" if particles else "boundary_f1"))
         meta = {"run": str(run), "tolerance_px": tolerance_px, "tta": tta,
                 "model_steps": model.synthscope_meta.get("steps"), "recipe": model.synthscope_meta.get("recipe")}
@@ -410,7 +421,7 @@ def _segment(run, files, images, out, *, pixel_size_nm, min_grain_area_px, tta, 
     model = load_model(run)
     summary = {"run": str(run), "pixel_size_nm": pixel_size_nm, "images": []}
     rows = []
-    if model.synthscope_meta.get("recipe") == "precipitates":
+    if _scoring(model.synthscope_meta.get("recipe")) == "instances":
         return _segment_particles(model, files, images, out, summary, min_area_px=min_grain_area_px, tta=tta, roi=roi)
     with _staged_output(out) as tmp, _progress() as p:
         task = p.add_task("segment", total=len(files))

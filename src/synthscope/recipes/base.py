@@ -17,6 +17,7 @@ from synthscope.params.space import Parameter, ParameterSpace, stage_rng
 __all__ = ["Recipe", "register_recipe", "get_recipe", "list_recipes", "load_scenario_file", "detector_image", "DETECTOR_KEYS", "DETECTOR_GAIN_NOISE"]
 
 _REGISTRY: dict[str, Recipe] = {}
+SCORINGS = ("boundaries", "regions", "instances")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class Recipe:
     default_size : (H, W) rendered when no shape is given
     classify : callable(mask) -> int or None, the sample's class label (tile
         classification), from its mask
+    scoring : how a model of this recipe is scored and its output read: 'boundaries'
+        (thin class 1: boundary F1), 'regions' (class IoUs), 'instances' (class IoUs
+        plus objects of class 1 split into instances)
     """
 
     name: str
@@ -44,6 +48,11 @@ class Recipe:
     description: str = ""
     default_size: tuple[int, int] = (512, 512)
     classify: Callable | None = None
+    scoring: str = "boundaries"
+
+    def __post_init__(self):
+        if self.scoring not in SCORINGS:
+            raise ValueError(f"scoring must be one of {', '.join(SCORINGS)}, got {self.scoring!r}")
 
     def render(self, scenario: Mapping[str, Any], *, shape=None, entropy: int = 0, index: int = 0) -> Sample:
         """Render one scenario. Structure and imaging draw from their own streams of

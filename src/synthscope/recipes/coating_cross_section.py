@@ -109,6 +109,7 @@ COATING_CROSS_SECTION = register_recipe(
         structure=_structure,
         imaging=_imaging,
         classes=("background", "layer", "crack"),
+        scoring="regions",
         description="SEM cross-sections: porous coating / layer with cracks / substrate",
         default_size=(512, 512),
     )

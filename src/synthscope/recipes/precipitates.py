@@ -113,6 +113,7 @@ PRECIPITATES = register_recipe(
         structure=_structure,
         imaging=_imaging,
         classes=("matrix", "precipitate", "fine precipitate"),
+        scoring="instances",
         description="SEM precipitates in a matrix (coarse and fine populations) with instance labels",
     )
 )
