@@ -763,6 +763,36 @@ def adapt(
     console.print(f"model: {out / 'model.pt'}")
 
 
+simulate_app = typer.Typer(no_args_is_help=True, help="Quick physics answers from the Monte Carlo electron transport.")
+app.add_typer(simulate_app, name="simulate")
+
+
+@simulate_app.command("bse")
+def simulate_bse(
+    material: Annotated[str, typer.Option(help="element symbol (Au) or formula (SiO2, with --density-g-cm3)")],
+    beam_energy_kev: Annotated[float, typer.Option(help="beam energy, keV (0.5-30)")] = 20.0,
+    electrons: Annotated[int, typer.Option(help="number of electrons")] = 20000,
+    density_g_cm3: Annotated[float | None, typer.Option(help="density; required for a formula")] = None,
+    cross_section: Annotated[str, typer.Option(help="browning (empirical Mott) or rutherford (screened)")] = "browning",
+    detector_theta_deg: Annotated[tuple[float, float], typer.Option(help="detector polar acceptance from the surface normal, deg")] = (0.0, 90.0),
+    seed: Annotated[int, typer.Option(help="random seed")] = 1,
+):
+    """Electrons into a flat bulk specimen: backscatter coefficient, BSE depth, range (one JSON object)."""
+    from synthscope.imaging.materials import kanaya_okayama_range_nm
+    from synthscope.imaging.materials import material as make_material
+    from synthscope.imaging.montecarlo import simulate_bulk
+
+    mat = make_material(material, density_g_cm3=density_g_cm3)
+    res = simulate_bulk(mat, energy_kev=beam_energy_kev, n_electrons=electrons, cross_section=cross_section,
+                        detector_theta_deg=detector_theta_deg, rng=seed)
+    out = res.summary()
+    out["density_g_cm3"] = mat.density_g_cm3
+    out["kanaya_okayama_range_nm"] = round(kanaya_okayama_range_nm(mat, beam_energy_kev), 2)
+    out["cross_section"] = cross_section
+    out["seed"] = seed
+    print(json.dumps(out))
+
+
 def _error(msg: str) -> None:
     print(f"error: {' '.join(str(msg).split())}", file=sys.stderr)
     sys.exit(2)
