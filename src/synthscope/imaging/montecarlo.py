@@ -176,6 +176,7 @@ def _track(
     Returns (detected, escaped, exit_energy_kev, max_depth_nm, se_signal_kev).
     """
     nz, ny, nx = grid.shape
+    bulk = nz == 1 and ny == 1 and nx == 1
     z = 0.0
     u = 0.0
     v = 0.0
@@ -195,29 +196,36 @@ def _track(
             y += v * t
             z += w * t
             continue
-        ix = min(max(int(math.floor(x / vox)), 0), nx - 1)
-        iy = min(max(int(math.floor(y / vox)), 0), ny - 1)
-        kz = int(math.floor(z / vox))
-        if kz >= nz:
-            kz = nz - 1
+        if bulk:  # one material below z = 0: the surface is the only face
+            ix = 0
+            iy = 0
+            kz = 0
+            tface = z / -w if w < 0.0 else 1e300
+        else:
+            fx = math.floor(x / vox)
+            fy = math.floor(y / vox)
+            fz = math.floor(z / vox)
+            ix = min(max(int(fx), 0), nx - 1)
+            iy = min(max(int(fy), 0), ny - 1)
+            kz = min(int(fz), nz - 1)
+            # distance to the next voxel face along the direction
+            tx = 1e300
+            ty = 1e300
+            tz = 1e300
+            if u > 0.0:
+                tx = ((fx + 1.0) * vox - x) / u
+            elif u < 0.0:
+                tx = (x - fx * vox) / -u
+            if v > 0.0:
+                ty = ((fy + 1.0) * vox - y) / v
+            elif v < 0.0:
+                ty = (y - fy * vox) / -v
+            if w > 0.0:
+                tz = ((fz + 1.0) * vox - z) / w
+            elif w < 0.0:
+                tz = (z - fz * vox) / -w
+            tface = min(tx, ty, tz)
         m = grid[kz, iy, ix]
-        # distance to the next voxel face along the direction
-        tx = 1e300
-        ty = 1e300
-        tz = 1e300
-        if u > 0.0:
-            tx = ((math.floor(x / vox) + 1.0) * vox - x) / u
-        elif u < 0.0:
-            tx = (x - math.floor(x / vox) * vox) / -u
-        if v > 0.0:
-            ty = ((math.floor(y / vox) + 1.0) * vox - y) / v
-        elif v < 0.0:
-            ty = (y - math.floor(y / vox) * vox) / -v
-        if w > 0.0:
-            tz = ((math.floor(z / vox) + 1.0) * vox - z) / w
-        elif w < 0.0:
-            tz = (z - math.floor(z / vox) * vox) / -w
-        tface = min(tx, ty, tz)
         if m == 0:  # a pore: fly straight to the next voxel
             if kz >= nz - 1 and w > 0.0:
                 return False, False, e, maxz, se  # through the bottom of an open column
