@@ -188,3 +188,37 @@ def test_cli_simulate_bse():
     bad = _cli("simulate", "bse", "--material", "SiO2")
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "density" in bad.stderr
     assert bad.stderr.count("\n") == 1 and bad.stdout == ""
+
+
+def _particles_and_pores(n=48, seed=0):
+    rng = np.random.default_rng(seed)
+    vol = np.ones((40, n, n), np.uint8)
+    zz, yy, xx = np.ogrid[:40, :n, :n]
+    for _ in range(6):
+        r = rng.uniform(3, 7)
+        c = rng.uniform([-2, 0, 0], [10, n, n])
+        vol[(zz - c[0]) ** 2 + (yy - c[1]) ** 2 + (xx - c[2]) ** 2 < r * r] = 2
+    vol[:10, 30:40, 4:16] = 0  # an open pore
+    vol[:20, 4:9, 28:44] = 0  # a deep narrow one
+    return vol
+
+
+def test_fast_mode_matches_full_monte_carlo_at_low_kv():
+    from scipy import ndimage as ndi
+
+    from synthscope.imaging.fast_signal import image_fast, signal_kernel
+
+    kern = [signal_kernel(m, energy_kev=3, voxel_nm=5, n_electrons=8000) for m in ("C", "Au")]
+    flat = image_fast(np.ones((20, 8, 8), np.uint8), ["C"], voxel_nm=5, energy_kev=3, kernels=kern[:1])
+    assert flat.bse_total.mean() == pytest.approx(kern[0].eta, rel=1e-6)
+    assert flat.se.mean() == pytest.approx(kern[0].se, rel=0.02)
+    vol = _particles_and_pores()
+    fast = image_fast(vol, ["C", "Au"], voxel_nm=5, energy_kev=3, kernels=kern)
+    full = image_montecarlo(vol, ["C", "Au"], voxel_nm=5, energy_kev=3, electrons_per_pixel=200, rng=1)
+    ref = ndi.uniform_filter(full.bse_total, 3)  # the same signal, less shot noise
+    assert np.corrcoef(fast.bse_total.ravel(), ref.ravel())[0, 1] > 0.9
+    assert np.abs(fast.bse_total - ref).mean() < 0.25 * ref.mean()
+    # shine-through: the pore floors are seen, dimmed by the walls around them
+    open_pore, deep = fast.bse_total[32:38, 6:14].mean(), fast.bse_total[5:8, 30:42].mean()
+    assert 0 < deep < open_pore < fast.bse_total[20:28, 20:28].mean()
+    assert full.bse_total[5:8, 30:42].mean() < full.bse_total[32:38, 6:14].mean()

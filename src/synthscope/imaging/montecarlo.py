@@ -168,13 +168,21 @@ def _seed_electron(st, base, index):
 
 @nb.njit(cache=True)
 def _track(
-    st, x, y, e0, grid, vox, dmap, model, emin, cos_lo, cos_hi,
+    st, x, y, e0, grid, vox, dmap, model, emin, cos_lo, cos_hi, dep, dep_bin,
     nel, zz, lam_t, stop_t, cum_t, se_lam,
 ):
     """Follow one electron entering at (x, y, 0) along +z.
 
-    Returns (detected, escaped, exit_energy_kev, max_depth_nm, se_signal_kev).
+    ``dep`` (n, 2), when n > 0, collects the energy deposit per depth bin of ``dep_bin`` nm:
+    sum of keV and sum of keV * r^2 (r from the entry point), for `signal_kernel`.
+    Returns (detected, escaped, exit_energy_kev, max_depth_nm, se_signal_kev,
+    x_nm, y_nm of the deepest point).
     """
+    x0 = x
+    y0 = y
+    xd = x
+    yd = y
+    ndep = dep.shape[0]
     nz, ny, nx = grid.shape
     bulk = nz == 1 and ny == 1 and nx == 1
     z = 0.0
@@ -185,12 +193,12 @@ def _track(
     tau = -math.log(_uniform(st))
     maxz = 0.0
     se = 0.0
-    eps = 1e-7 * vox + 1e-9
+    eps = 1e-6 if bulk else 1e-7 * vox + 1e-9  # the nudge across a face, nm
     for _ in range(_MAX_SEGMENTS):
         if z < 0.0:  # above the specimen: vacuum down to the plane z = 0
             if w <= 0.0:
                 det = e > 0.05 and cos_lo <= -w <= cos_hi
-                return det, True, e, maxz, se
+                return det, True, e, maxz, se, xd, yd
             t = -z / w + eps
             x += u * t
             y += v * t
@@ -228,7 +236,7 @@ def _track(
         m = grid[kz, iy, ix]
         if m == 0:  # a pore: fly straight to the next voxel
             if kz >= nz - 1 and w > 0.0:
-                return False, False, e, maxz, se  # through the bottom of an open column
+                return False, False, e, maxz, se, xd, yd  # through the bottom of an open column
             t = tface + eps
             x += u * t
             y += v * t
@@ -260,14 +268,23 @@ def _track(
         if dm < 30.0 * lse:
             f = max(f, math.exp(-dm / lse))
         se += de * f
+        if ndep > 0:
+            kb = int(0.5 * (z + z1) / dep_bin)
+            if kb < ndep:
+                rx = x + 0.5 * u * s - x0
+                ry = y + 0.5 * v * s - y0
+                dep[kb, 0] += de
+                dep[kb, 1] += de * (rx * rx + ry * ry)
         x += u * s
         y += v * s
         z = z1
         if z > maxz:
             maxz = z
+            xd = x
+            yd = y
         e -= de
         if e <= emin:
-            return False, False, 0.0, maxz, se
+            return False, False, 0.0, maxz, se, xd, yd
         if collide:
             # pick the scattering element in proportion to n_i sigma_i
             jsel = 0
@@ -298,7 +315,7 @@ def _track(
                 u = un
                 v = vn
             tau = -math.log(_uniform(st))
-    return False, False, e, maxz, se
+    return False, False, e, maxz, se, xd, yd
 
 
 @nb.njit(cache=True, parallel=True)
@@ -312,11 +329,12 @@ def _run_bulk(
     depth = np.zeros(n)
     se = np.zeros(n)
     nchunk = 256
+    nodep = np.zeros((0, 2))
     for c in nb.prange((n + nchunk - 1) // nchunk):
         st = np.empty(1, np.uint64)
         for i in range(c * nchunk, min(n, (c + 1) * nchunk)):
             _seed_electron(st, base, i)
-            r = _track(st, x0, y0, e0, grid, vox, dmap, model, emin, cos_lo, cos_hi,
+            r = _track(st, x0, y0, e0, grid, vox, dmap, model, emin, cos_lo, cos_hi, nodep, 1.0,
                        nel, zz, lam_t, stop_t, cum_t, se_lam)
             det[i] = r[0]
             esc[i] = r[1]
@@ -324,6 +342,30 @@ def _run_bulk(
             depth[i] = r[3]
             se[i] = r[4]
     return det, esc, eout, depth, se
+
+
+@nb.njit(cache=True)
+def _run_kernel(
+    n, base, e0, model, emin, cos_lo, cos_hi, grid, vox, dmap, x0, y0, dep, dep_bin,
+    nel, zz, lam_t, stop_t, cum_t, se_lam,
+):
+    """Serial bulk run that also collects the deposit profile and BSE deepest points."""
+    esc = np.zeros(n, np.bool_)
+    det = np.zeros(n, np.bool_)
+    depth = np.zeros(n)
+    r2 = np.zeros(n)
+    se = np.zeros(n)
+    st = np.empty(1, np.uint64)
+    for i in range(n):
+        _seed_electron(st, base, i)
+        r = _track(st, x0, y0, e0, grid, vox, dmap, model, emin, cos_lo, cos_hi, dep, dep_bin,
+                   nel, zz, lam_t, stop_t, cum_t, se_lam)
+        det[i] = r[0]
+        esc[i] = r[1]
+        depth[i] = r[3]
+        se[i] = r[4]
+        r2[i] = (r[5] - x0) ** 2 + (r[6] - y0) ** 2
+    return det, esc, depth, r2, se
 
 
 @nb.njit(cache=True, parallel=True)
@@ -334,6 +376,7 @@ def _run_image(
     bse = np.zeros(ny * nx)
     bse_all = np.zeros(ny * nx)
     se = np.zeros(ny * nx)
+    nodep = np.zeros((0, 2))
     for p in nb.prange(ny * nx):
         st = np.empty(1, np.uint64)
         cy = (p // nx + 0.5) * step
@@ -347,7 +390,7 @@ def _run_image(
                 a = 2.0 * math.pi * _uniform(st)
                 x += r * math.cos(a)
                 y += r * math.sin(a)
-            res = _track(st, x, y, e0, grid, vox, dmap, model, emin, cos_lo, cos_hi,
+            res = _track(st, x, y, e0, grid, vox, dmap, model, emin, cos_lo, cos_hi, nodep, 1.0,
                          nel, zz, lam_t, stop_t, cum_t, se_lam)
             if res[0]:
                 bse[p] += 1.0
