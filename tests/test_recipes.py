@@ -10,7 +10,8 @@ from .conftest import SEED
 CASES = {"grain_boundaries": (("grain", "boundary"), (96, 128)), "surface_cracks": (("background", "crack"), (96, 128)),
          "precipitates": (("matrix", "precipitate", "fine precipitate"), (96, 128)),
          "coating_cross_section": (("background", "layer", "crack"), (96, 128)),
-         "cell_membranes": (("cell", "membrane"), (96, 128))}
+         "cell_membranes": (("cell", "membrane"), (96, 128)),
+         "fibsem_porous": (("pore", "solid"), (96, 128))}
 
 
 def test_every_recipe_has_a_case():
@@ -58,7 +59,7 @@ def test_imaging_change_leaves_structure_unchanged(name):
 
 
 def test_unknown_recipe_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="unknown recipe 'grains'.*allowed: cell_membranes, coating_cross_section, grain_boundaries, "
+    with pytest.raises(ValueError, match="unknown recipe 'grains'.*allowed: cell_membranes, coating_cross_section, fibsem_porous, grain_boundaries, "
                                          "precipitates, surface_cracks"):
         get_recipe("grains")
 

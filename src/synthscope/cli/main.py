@@ -164,12 +164,20 @@ def generate(
     design: Annotated[str, typer.Option(help="random, sobol or lhs")] = "random",
     image_format: Annotated[str, typer.Option("--format", help="png8, png16 or tiff")] = "png8",
     textures: Annotated[Path | None, typer.Option(help="surface_cracks: quilt textures from the crack-free parts of these images")] = None,
+    slices: Annotated[int, typer.Option(help="stack recipes (fibsem_porous): slices per stack; 0 the recipe's")] = 0,
 ):
     """Render N labelled samples into a dataset folder (resumes an interrupted run)."""
     from synthscope.engine import generate as run
 
     r, space = _space(recipe, scenario, set_, textures)
-    shape = _size(size, r.default_size)
+    stacks = len(r.default_size) == 3
+    if slices and not stacks:
+        fail(f"--slices: recipe {r.name} renders single images, not stacks")
+    if slices < 0:
+        fail(f"--slices must be >= 0, got {slices}")
+    shape = _size(size, r.default_size[-2:])
+    if stacks:
+        shape = (slices or r.default_size[0], *shape)
     if n < 1:
         fail(f"--n must be >= 1, got {n}")
     with _progress() as p:
@@ -791,6 +799,43 @@ def simulate_bse(
     out["cross_section"] = cross_section
     out["seed"] = seed
     print(json.dumps(out))
+
+
+@simulate_app.command("shine-through")
+def simulate_shine_through(
+    out: Annotated[Path, typer.Option(help="folder for report.md and results.json")],
+    run: Annotated[list[Path] | None, typer.Option(help="trained run folder(s) to score beside Otsu and k-means")] = None,
+    stacks: Annotated[int, typer.Option(help="test stacks per condition")] = 6,
+    slices: Annotated[int, typer.Option(help="slices per stack")] = 8,
+    size: Annotated[tuple[int, int], typer.Option(help="slice size H W, px")] = (256, 256),
+    entropy: Annotated[int, typer.Option(help="the test set's seed")] = 20261123,
+):
+    """FIB-SEM stacks of fibsem_porous with empty pores (shine-through) and resin-filled
+    pores: pore/solid IoU of Otsu, k-means and trained networks on each."""
+    from synthscope.datasets.io import atomic_write_text
+    from synthscope.evaluation.shine_through import (
+        network_segmenter,
+        shine_through_markdown,
+        shine_through_report,
+    )
+
+    segs = {}
+    for r in run or []:
+        if not (Path(r) / "model.pt").is_file():
+            fail(f"--run {r}: no model.pt (not a finished training run)")
+        segs[f"network:{Path(r).name}"] = network_segmenter(r)
+    if stacks < 1 or slices < 1:
+        fail("--stacks and --slices must be >= 1")
+    shape = (slices, *_size(size, (256, 256)))
+    with _progress() as p:
+        task = p.add_task("shine-through test", total=stacks)
+        rep = shine_through_report(segs, n_stacks=stacks, shape=shape, entropy=entropy,
+                                   progress=lambda d, t: p.update(task, completed=d, total=t))
+    out.mkdir(parents=True, exist_ok=True)
+    md = shine_through_markdown(rep)
+    atomic_write_text(out / "results.json", json.dumps(rep, indent=1))
+    atomic_write_text(out / "report.md", "# Shine-through: segmentation of FIB-SEM stacks\n\n" + md)
+    print(md)
 
 
 def _error(msg: str) -> None:

@@ -93,19 +93,28 @@ def write_sample_files(root: Path, sample: Sample, *, image_format: str = "png8"
     root = Path(root)
     name = sample_name(sample.index)
     files = {}
-    if image_format == "png8":
-        files["image"] = f"images/{name}.png"
-        atomic_write_bytes(root / files["image"], encode_png(image_to_uint(sample.image, 8)))
-    elif image_format == "png16":
-        files["image"] = f"images/{name}.png"
-        atomic_write_bytes(root / files["image"], encode_png(image_to_uint(sample.image, 16)))
-    elif image_format == "tiff":
-        files["image"] = f"images/{name}.tif"
-        atomic_write_bytes(root / files["image"], _encode_tiff(sample.image.astype(np.float32)))
-    else:
+    if image_format not in ("png8", "png16", "tiff"):
         raise ValueError(f"image_format must be one of png8, png16, tiff, got {image_format!r}")
-    files["mask"] = f"masks/{name}.png"
-    atomic_write_bytes(root / files["mask"], encode_png(sample.mask))
+    if sample.image.ndim == 3:
+        # a stack (serial sections): TIFF stacks, in the requested depth
+        files["image"] = f"images/{name}.tif"
+        arr = {"png8": lambda a: image_to_uint(a, 8), "png16": lambda a: image_to_uint(a, 16),
+               "tiff": lambda a: a.astype(np.float32)}[image_format](sample.image)
+        atomic_write_bytes(root / files["image"], _encode_tiff(arr))
+        files["mask"] = f"masks/{name}.tif"
+        atomic_write_bytes(root / files["mask"], _encode_tiff(sample.mask))
+    else:
+        if image_format == "png8":
+            files["image"] = f"images/{name}.png"
+            atomic_write_bytes(root / files["image"], encode_png(image_to_uint(sample.image, 8)))
+        elif image_format == "png16":
+            files["image"] = f"images/{name}.png"
+            atomic_write_bytes(root / files["image"], encode_png(image_to_uint(sample.image, 16)))
+        else:
+            files["image"] = f"images/{name}.tif"
+            atomic_write_bytes(root / files["image"], _encode_tiff(sample.image.astype(np.float32)))
+        files["mask"] = f"masks/{name}.png"
+        atomic_write_bytes(root / files["mask"], encode_png(sample.mask))
     if sample.instances is not None:
         files["instances"] = f"instances/{name}.tif"
         atomic_write_bytes(root / files["instances"], _encode_tiff(sample.instances.astype(np.int32)))
@@ -228,7 +237,17 @@ class DatasetInfo:
         return self.root / self.records[i]["files"]["mask"]
 
     def load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        img = read_image(self.image_path(i))
+        """Image in [0, 1] and mask of sample i: (H, W), or (D, H, W) for a stack."""
+        path = self.image_path(i)
+        if path.suffix == ".tif" and self.mask_path(i).suffix == ".tif":
+            img = tifffile.imread(path)
+            if img.dtype == np.uint8:
+                img = img.astype(np.float32) / 255
+            elif img.dtype == np.uint16:
+                img = img.astype(np.float32) / 65535
+            mask = tifffile.imread(self.mask_path(i)).astype(np.uint8)
+            return img.astype(np.float32), mask
+        img = read_image(path)
         with Image.open(self.mask_path(i)) as im:
             mask = np.array(im).astype(np.uint8)
         return img, mask

@@ -15,8 +15,8 @@ class Sample:
 
     Attributes
     ----------
-    image : (H, W) float32 in [0, 1]
-    mask : (H, W) uint8 class map, 0 = background
+    image : (H, W) float32 in [0, 1], or (D, H, W) for a stack of serial sections
+    mask : uint8 class map of the image's shape, 0 = background
     instances : (H, W) int32 or None
     label : int or None, for classification
     scenario : dict, the concrete parameter values

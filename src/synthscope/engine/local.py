@@ -97,7 +97,7 @@ def generate(
     out : folder; created, or resumed when it holds an interrupted run of the same settings
     space : ParameterSpace, default the recipe's
     entropy : int, the dataset's one seed
-    size : (H, W), default the recipe's default size
+    size : (H, W), or (D, H, W) for a recipe of stacks; default the recipe's default size
     workers : int >= 1, processes
     design : 'random', 'sobol' or 'lhs'
     image_format : 'png8', 'png16' or 'tiff' (float32)
@@ -116,8 +116,13 @@ def generate(
         raise ValueError(f"image_format must be one of png8, png16, tiff, got {image_format!r}")
     space = space or recipe.space
     shape = tuple(int(s) for s in (size or recipe.default_size))
-    if len(shape) != 2 or min(shape) < 16 or max(shape) > 16384:
-        raise ValueError(f"size must be two numbers in [16, 16384], got {size}")
+    stacks = len(recipe.default_size) == 3
+    if len(shape) == 3 and stacks:
+        if not 1 <= shape[0] <= 4096 or min(shape[1:]) < 16 or max(shape[1:]) > 16384:
+            raise ValueError(f"size must be D H W with D in [1, 4096] and H, W in [16, 16384], got {list(shape)}")
+    elif len(shape) != 2 or min(shape) < 16 or max(shape) > 16384:
+        what = "two numbers H W (or D H W for a stack recipe)" if stacks else "two numbers H W"
+        raise ValueError(f"size must be {what} in [16, 16384], got {size}")
     root = Path(out)
     manifest = new_manifest(
         recipe=recipe.name, space=space.to_dict(), entropy=entropy, count=n, size=shape,

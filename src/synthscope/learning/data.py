@@ -61,6 +61,9 @@ class RecipeDataset(Dataset):
     def __getitem__(self, i: int):
         s = self.sample(int(i))
         img, mask = s.image, s.mask
+        if img.ndim == 3:  # a stack: one of its slices
+            j = int(stage_rng(self.entropy, int(i), "slice").integers(img.shape[0]))
+            img, mask = img[j], mask[j]
         if self.augment:
             img, mask = augment_pair(img, mask, rng=stage_rng(self.entropy, int(i), "augmentation"))
         return to_tensors(img, mask)
@@ -84,6 +87,9 @@ class FolderDataset(Dataset):
         rng = stage_rng(self.entropy, int(i), "augmentation")
         k = int(rng.integers(len(self.info)))
         img, mask = self.info.load(k)
+        if img.ndim == 3:  # a stack: one of its slices
+            j = int(rng.integers(img.shape[0]))
+            img, mask = img[j], mask[j]
         img, mask = random_crop(img, mask, self.size, rng)
         if self.augment:
             img, mask = augment_pair(img, mask, rng=rng)

@@ -126,6 +126,7 @@ def _ensure_builtin():
     from synthscope.recipes import (  # noqa: F401  (register themselves)
         cell_membranes,
         coating_cross_section,
+        fibsem_porous,
         grain_boundaries,
         precipitates,
         surface_cracks,
