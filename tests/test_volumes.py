@@ -134,3 +134,16 @@ def test_shine_through_defeats_otsu_and_the_report_scores_any_segmenter(tmp_path
     assert c["shine_through"]["solid"]["pore_iou"] == 0.0
     assert 0 < c["shine_through"]["solid"]["solid_iou"] < 1
     assert "| otsu |" in shine_through_markdown(rep)
+
+
+def test_microscope_settings_in_physical_units():
+    from synthscope.imaging.fibsem import microscope_settings
+    from synthscope.imaging.montecarlo import probe_sigma_nm
+
+    s = microscope_settings(energy_kev=2, probe_current_pa=100, dwell_time_us=3, pixel_size_nm=5, material="Au")
+    assert s["electrons_per_pixel"] == pytest.approx(100e-12 * 3e-6 / 1.602176634e-19, rel=1e-3)
+    # counts at full signal: the electrons times gold's backscatter coefficient (~0.4-0.5 at 2 keV)
+    assert 0.35 < s["dose_e_per_px"] / s["electrons_per_pixel"] < 0.6
+    assert s["probe_sigma_px"] == pytest.approx(probe_sigma_nm(energy_kev=2, working_distance_mm=4) / 5, rel=1e-2)
+    c = microscope_settings(energy_kev=2, probe_current_pa=100, dwell_time_us=3, pixel_size_nm=5, material="C")
+    assert c["dose_e_per_px"] < 0.5 * s["dose_e_per_px"]

@@ -801,6 +801,29 @@ def simulate_bse(
     print(json.dumps(out))
 
 
+@simulate_app.command("settings")
+def simulate_settings(
+    beam_energy_kev: Annotated[float, typer.Option(help="beam energy, keV")],
+    probe_current_pa: Annotated[float, typer.Option(help="probe current, pA")],
+    dwell_time_us: Annotated[float, typer.Option(help="dwell time per pixel, us")],
+    pixel_size_nm: Annotated[float, typer.Option(help="pixel (voxel) size, nm")],
+    working_distance_mm: Annotated[float, typer.Option(help="working distance, mm")] = 4.0,
+    aperture_diameter_um: Annotated[float, typer.Option(help="final aperture diameter, um")] = 30.0,
+    material: Annotated[str, typer.Option(help="the specimen's solid (element symbol)")] = "Au",
+    lines_averaged: Annotated[int, typer.Option(help="line or frame averaging")] = 1,
+):
+    """Your microscope's settings as fibsem_porous parameters: prints them as JSON and as
+    ``--set`` options for generate/train."""
+    from synthscope.imaging.fibsem import microscope_settings
+
+    s = microscope_settings(energy_kev=beam_energy_kev, probe_current_pa=probe_current_pa, dwell_time_us=dwell_time_us,
+                            pixel_size_nm=pixel_size_nm, working_distance_mm=working_distance_mm,
+                            aperture_diameter_um=aperture_diameter_um, material=material, lines_averaged=lines_averaged)
+    print(json.dumps(s))
+    sets = " ".join(f"--set {k}={v}" for k, v in s.items() if k != "electrons_per_pixel")
+    console.print(f"{sets} --set material={material}", soft_wrap=True)
+
+
 @simulate_app.command("shine-through")
 def simulate_shine_through(
     out: Annotated[Path, typer.Option(help="folder for report.md and results.json")],

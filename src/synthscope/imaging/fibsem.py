@@ -18,11 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
+from synthscope.imaging import materials as _materials
 from synthscope.imaging.detector import add_shot_noise
 from synthscope.imaging.fast_signal import image_fast, signal_kernel
 from synthscope.imaging.materials import Material, material
+from synthscope.imaging.montecarlo import electrons_per_pixel, probe_sigma_nm
 
-__all__ = ["FIBSEMStack", "image_fibsem"]
+__all__ = ["FIBSEMStack", "image_fibsem", "microscope_settings"]
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ def image_fibsem(
     base_curtain = _curtain_profile(w, curtain_wavelength_px, rng)
     images = np.empty((n_slices, h, w), np.float32)
     truth = np.empty((n_slices, h, w), np.uint8)
+    scale = None
     for i, p in enumerate(pos):
         k = min(int(round(p)), nz - 1)
         block = volume[k:]
@@ -137,6 +140,9 @@ def image_fibsem(
             block = np.where(block > 0, block, len(mats))
         sig = image_fast(block, mats, voxel_nm=voxel_nm, energy_kev=energy_kev, kernels=kernels)
         s = (1 - se_fraction) * sig.bse / ref_bse + se_fraction * sig.se / ref_se
+        if scale is None:  # the operator's auto-contrast, set on the first slice
+            scale = float(np.percentile(s, 99.5)) or 1.0
+        s = s / scale
         if probe_sigma_px > 0:
             s = ndi.gaussian_filter(s, probe_sigma_px, mode="nearest")
         # curtains: stripes down the face (along y), drifting slowly from slice to slice
@@ -150,3 +156,37 @@ def image_fibsem(
         images[i] = np.clip(ndi.shift(s, (dy, dx), order=0, mode="nearest"), 0, 1)
         truth[i] = ndi.shift(volume[k].astype(np.uint8), (dy, dx), order=0, mode="nearest")
     return FIBSEMStack(images=images, truth=truth, positions_vox=pos, drift_px=drift)
+
+
+def microscope_settings(
+    *,
+    energy_kev: float,
+    probe_current_pa: float,
+    dwell_time_us: float,
+    pixel_size_nm: float,
+    working_distance_mm: float = 4.0,
+    aperture_diameter_um: float = 30.0,
+    material: Material | str = "Au",
+    lines_averaged: int = 1,
+) -> dict:
+    """Imaging parameters of `image_fibsem` (and of the `fibsem_porous` recipe) from a
+    microscope's settings in physical units.
+
+    ``dose_e_per_px`` counts the electrons the detector collects from a flat specimen of
+    ``material``: electrons per pixel (current x dwell time x lines averaged / e) times
+    its backscatter coefficient at ``energy_kev`` (from the Monte Carlo).
+    ``probe_sigma_px`` follows from the column settings (`montecarlo.probe_sigma_nm`).
+    """
+    if not pixel_size_nm > 0 or not lines_averaged >= 1:
+        raise ValueError("pixel_size_nm must be > 0 and lines_averaged >= 1")
+    n = electrons_per_pixel(probe_current_pa, dwell_time_us) * lines_averaged
+    eta = _kernel(_materials.material(material), float(energy_kev), float(pixel_size_nm)).eta
+    sigma = probe_sigma_nm(energy_kev=energy_kev, working_distance_mm=working_distance_mm,
+                           aperture_diameter_um=aperture_diameter_um)
+    return {
+        "energy_kev": float(energy_kev),
+        "voxel_nm": float(pixel_size_nm),
+        "dose_e_per_px": round(float(n * eta), 2),
+        "probe_sigma_px": round(sigma / pixel_size_nm, 3),
+        "electrons_per_pixel": round(float(n), 1),
+    }
