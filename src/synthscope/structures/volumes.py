@@ -121,6 +121,15 @@ def generate_porous_volume(
     )
 
 
+def _ball(shape, c, r):
+    """The bounding box (slices) of a ball of radius r at c, and the ball inside it."""
+    lo = np.maximum(np.floor(c - r).astype(int), 0)
+    hi = np.minimum(np.ceil(c + r).astype(int) + 1, shape)
+    zz, yy, xx = np.ogrid[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    ball = (zz + 0.5 - c[0]) ** 2 + (yy + 0.5 - c[1]) ** 2 + (xx + 0.5 - c[2]) ** 2 <= r * r
+    return tuple(slice(a, b) for a, b in zip(lo, hi, strict=True)), ball
+
+
 def _overlapping_spheres(shape, porosity, diameter, cv, rng):
     """Add spheres at random until the pore fraction reaches ``porosity``."""
     pores = np.zeros(shape, bool)
@@ -131,11 +140,8 @@ def _overlapping_spheres(shape, porosity, diameter, cv, rng):
         d = diameter * math.exp(rng.normal(-sigma * sigma / 2, sigma)) if cv > 0 else diameter
         r = max(d / 2, 0.75)
         c = rng.uniform(0, 1, 3) * np.array(shape)
-        lo = np.maximum(np.floor(c - r).astype(int), 0)
-        hi = np.minimum(np.ceil(c + r).astype(int) + 1, shape)
-        zz, yy, xx = np.ogrid[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
-        ball = (zz + 0.5 - c[0]) ** 2 + (yy + 0.5 - c[1]) ** 2 + (xx + 0.5 - c[2]) ** 2 <= r * r
-        box = pores[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+        box, ball = _ball(shape, c, r)
+        box = pores[box]
         covered += int((ball & ~box).sum())
         box |= ball
     return pores
@@ -180,12 +186,9 @@ def generate_particle_volume(
         else:
             tries += 1  # no room for this one
             continue
-        lo = np.maximum(np.floor(c - r).astype(int), 0)
-        hi = np.minimum(np.ceil(c + r).astype(int) + 1, shape)
-        zz, yy, xx = np.ogrid[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
-        ball = (zz + 0.5 - c[0]) ** 2 + (yy + 0.5 - c[1]) ** 2 + (xx + 0.5 - c[2]) ** 2 <= r * r
+        box, ball = _ball(shape, c, r)
         k += 1
-        inst[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]][ball] = k
+        inst[box][ball] = k
         filled += int(ball.sum())
         centres.append(c)
         radii.append(r)
