@@ -37,7 +37,7 @@ def test_generate_bad_input(tmp_path):
     unk.write_text("parameters: {grain_size: 3}\n")
     one_line_error(run("generate", "grain_boundaries", "--out", out, "--scenario", unk), "unk.yaml", "grain_size")
     one_line_error(run("generate", "grain_boundary", "--out", out), "grain_boundary", "did you mean 'grain_boundaries'",
-                   "allowed: cell_membranes, coating_cross_section, grain_boundaries, precipitates, surface_cracks")
+                   "allowed: cell_membranes, coating_cross_section, fibsem_porous, grain_boundaries, precipitates, surface_cracks")
     one_line_error(run("generate", "grain_boundaries", "--out", out, "--n", "0"), "--n")
     assert not out.exists()
 
