@@ -596,8 +596,8 @@ def image_montecarlo(
     if volume.ndim != 3 or not np.issubdtype(volume.dtype, np.integer):
         raise ValueError(f"volume must be a 3-D integer array (nz, ny, nx), got {volume.dtype} {volume.shape}")
     mats = [material(m) for m in materials]
-    if not mats:
-        raise ValueError("materials must name at least one material")
+    if not 1 <= len(mats) <= 255:
+        raise ValueError(f"materials must name 1 to 255 materials, got {len(mats)}")
     if volume.min() < 0 or volume.max() > len(mats):
         raise ValueError(f"volume values must be in [0, {len(mats)}] (0 vacuum, i materials[i-1]), "
                          f"got [{volume.min()}, {volume.max()}]")
