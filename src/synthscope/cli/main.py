@@ -833,8 +833,8 @@ def simulate_shine_through(
     size: Annotated[tuple[int, int], typer.Option(help="slice size H W, px")] = (256, 256),
     entropy: Annotated[int, typer.Option(help="the test set's seed")] = 20261123,
 ):
-    """FIB-SEM stacks of fibsem_porous with empty pores (shine-through) and resin-filled
-    pores: pore/solid IoU of Otsu, k-means and trained networks on each."""
+    """FIB-SEM stacks of fibsem_porous with shine-through and without it (nothing behind
+    the pores): pore/solid IoU of Otsu, k-means and trained networks on each."""
     from synthscope.datasets.io import atomic_write_text
     from synthscope.evaluation.shine_through import (
         network_segmenter,

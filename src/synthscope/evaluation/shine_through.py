@@ -1,7 +1,8 @@
 """Does shine-through defeat threshold segmentation of FIB-SEM stacks?
 
-Renders test stacks of `fibsem_porous` twice from the same structures: with empty pores
-(shine-through) and with resin-filled pores (none), and scores each slice's solid/pore
+Renders test stacks of `fibsem_porous` twice from the same structures: with the
+material behind the pores showing through them, and without (nothing behind the face's
+pores: the control), and scores each slice's solid/pore
 segmentation by Otsu's threshold, two-cluster k-means and any other segmenters given
 (e.g. a network trained on other synthetic stacks): IoU of the pores, of the solid, and
 their mean.
@@ -45,7 +46,7 @@ def shine_through_report(
     space=None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
-    """Mean IoUs per segmenter and condition ("shine_through", "resin").
+    """Mean IoUs per segmenter and condition ("shine_through", "no_shine_through").
 
     Parameters
     ----------
@@ -66,10 +67,10 @@ def shine_through_report(
     recipe = get_recipe("fibsem_porous")
     space = space or recipe.space
     segs = {"otsu": _otsu, "kmeans": _kmeans, **(segmenters or {})}
-    scores = {c: {n: {"pore_iou": [], "solid_iou": []} for n in segs} for c in ("shine_through", "resin")}
+    scores = {c: {n: {"pore_iou": [], "solid_iou": []} for n in segs} for c in ("shine_through", "no_shine_through")}
     for i in range(n_stacks):
         scen = space.sample_one(entropy, i)
-        for cond, flag in (("shine_through", True), ("resin", False)):
+        for cond, flag in (("shine_through", True), ("no_shine_through", False)):
             s = recipe.render({**scen, "shine_through": flag}, shape=shape, entropy=entropy, index=i)
             for img, gt in zip(s.image, s.mask, strict=True):
                 for name, seg in segs.items():

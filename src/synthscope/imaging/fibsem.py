@@ -45,10 +45,6 @@ class FIBSEMStack:
     drift_px: np.ndarray
 
 
-#: epoxy resin (C5H8O2 repeat unit of PMMA-like embedding media), for pores filled
-RESIN = material("C5H8O2", density_g_cm3=1.19)
-
-
 @functools.lru_cache(maxsize=512)
 def _kernel(mat: Material, energy_kev: float, voxel_nm: float):
     # the Monte Carlo per material, energy and voxel size runs once per process
@@ -99,8 +95,8 @@ def image_fibsem(
     curtain_wavelength_px : float, typical stripe width
     drift_px_per_slice : float, std of the stage drift step between slices (random walk)
     brightness, contrast, dose_e_per_px, read_noise : detector gain and noise
-    shine_through : bool, False fills every pore with epoxy resin (what a resin-
-        infiltrated specimen shows): for comparison
+    shine_through : bool, False removes everything behind the face's pores (as if they
+        were bottomless), so a pore shows nothing: the control without shine-through
     rng : generator or seed
     """
     rng = np.random.default_rng(rng)
@@ -119,11 +115,9 @@ def image_fibsem(
     pos = np.concatenate([[0.0], np.cumsum(steps[:-1])])
     if pos[-1] >= nz:
         raise ValueError(f"{n_slices} slices of {slice_thickness_vox} voxels do not fit in {nz} voxels")
-    if not shine_through:
-        mats = mats + (RESIN,)
     kernels = [_kernel(m, float(energy_kev), float(voxel_nm)) for m in mats]
-    ref_bse = max(k.eta for k in kernels[: len(materials)])
-    ref_se = max(k.se for k in kernels[: len(materials)])
+    ref_bse = max(k.eta for k in kernels)
+    ref_se = max(k.se for k in kernels)
     # drift: a random walk from the first slice (which defines the frame)
     steps_px = rng.normal(0, drift_px_per_slice, (n_slices, 2)) if drift_px_per_slice > 0 else np.zeros((n_slices, 2))
     steps_px[0] = 0
@@ -136,8 +130,8 @@ def image_fibsem(
     for i, p in enumerate(pos):
         k = min(int(round(p)), nz - 1)
         block = volume[k:]
-        if not shine_through:  # pores filled with resin: the beam stops at the face
-            block = np.where(block > 0, block, len(mats))
+        if not shine_through:  # nothing behind the face's pores
+            block = np.where((block[:1] > 0), block, 0)
         sig = image_fast(block, mats, voxel_nm=voxel_nm, energy_kev=energy_kev, kernels=kernels)
         s = (1 - se_fraction) * sig.bse / ref_bse + se_fraction * sig.se / ref_se
         if scale is None:  # the operator's auto-contrast, set on the first slice

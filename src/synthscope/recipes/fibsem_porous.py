@@ -49,7 +49,7 @@ SPACE = ParameterSpace(
         P("contrast", Uniform(0.7, 1.3), 0.01, 10.0, doc="gain around the mean"),
         P("dose_e_per_px", LogUniform(30.0, 1000.0), 0.01, 1e7, doc="counts per pixel at full signal (shot noise)"),
         P("read_noise", Uniform(0.0, 0.03), 0.0, 1.0, doc="additive Gaussian noise std"),
-        P("shine_through", Choice((True,)), options=(True, False), doc="empty pores (True) or resin-filled (False)"),
+        P("shine_through", Choice((True,)), options=(True, False), doc="empty pores show what lies behind them (True), or nothing (False: the control)"),
     )
 )
 
