@@ -312,22 +312,22 @@ def image_fast(
         here = impact == mi
         if not here.any():
             continue
-        num = np.zeros((3, ny, nx))
-        for a, b in _groups(k.bse_weight, n_groups, first_alone=False):
-            w = k.bse_weight[a:b]
-            if w.sum() <= 0:
-                continue
-            sig = float(np.average(k.bse_sigma_vox[a:b], weights=w))
-            num += _layer(bse_slice, bse_cols, zneed, top, a, w / w.sum(), sig, here) * w.sum()
-        bse[here] = (num[0] / np.maximum(num[1], 1e-9))[here]
-        det[here] = (num[2] / np.maximum(num[1], 1e-9))[here]
         if bse_model == "cascade":
-            # lateral spread: the BSE's rms offset at their deepest point, halved (the
-            # offset grows along the way in and out)
+            # lateral spread: a small share of the BSE's rms offset at their deepest point
             sig = _LATERAL * float(np.sqrt(np.average(k.bse_sigma_vox**2, weights=k.bse_weight + 1e-12)))
             both = _blur(np.stack([casc_eta, casc_det]), sig)
             bse[here] = both[0][here]
             det[here] = both[1][here]
+        else:
+            num = np.zeros((3, ny, nx))
+            for a, b in _groups(k.bse_weight, n_groups, first_alone=False):
+                w = k.bse_weight[a:b]
+                if w.sum() <= 0:
+                    continue
+                sig = float(np.average(k.bse_sigma_vox[a:b], weights=w))
+                num += _layer(bse_slice, bse_cols, zneed, top, a, w / w.sum(), sig, here) * w.sum()
+            bse[here] = (num[0] / np.maximum(num[1], 1e-9))[here]
+            det[here] = (num[2] / np.maximum(num[1], 1e-9))[here]
         sm = np.zeros((1, ny, nx))
         for a, b in _groups(k.deposit_kev, n_groups, first_alone=True):
             w = k.deposit_kev[a:b]
