@@ -242,22 +242,45 @@ def train(
     stages: Annotated[str, typer.Option(help="progressive resizing: size:batch:share,...")] = "128:16:0.4,256:8:0.6",
     amp: Annotated[bool, typer.Option(help="mixed precision: CUDA, or bfloat16 on CPUs that have it natively")] = True,
     textures: Annotated[Path | None, typer.Option(help="surface_cracks: quilt textures from the crack-free parts of these images")] = None,
+    real: Annotated[Path | None, typer.Option(help="or fine-tune on labelled real images (a folder with images/ and masks/)")] = None,
+    labelled: Annotated[int | None, typer.Option(help="with --real: use only the first N images (by name)")] = None,
+    refiner: Annotated[Path | None, typer.Option(help="with --recipe: refine every render with this refiner (synthscope refine)")] = None,
 ):
-    """Train a segmentation network on streamed or generated synthetic data."""
+    """Train a segmentation network on streamed or generated synthetic data (or a few
+    labelled real images). ``--init`` takes a run, a checkpoint or a ``pretrain`` folder."""
     from synthscope.learning import Stage, TrainConfig
     from synthscope.learning import train as run
 
-    if data is not None and (recipe is not None or scenario is not None or set_ or textures):
-        fail("give either --data (a generated dataset folder) or --recipe/--scenario/--set, not both")
-    if data is None and recipe is None and scenario is None:
-        fail("give --recipe (streamed) or --data (a generated dataset folder)")
+    if sum(x is not None for x in (data, real, recipe or scenario)) > 1 or ((data or real) and (set_ or textures)):
+        fail("give one of --data (a generated dataset folder), --real (labelled images) or --recipe/--scenario/--set")
+    if data is None and real is None and recipe is None and scenario is None:
+        fail("give --recipe (streamed), --data (a generated dataset folder) or --real (labelled images)")
+    if refiner is not None and (data is not None or real is not None):
+        fail("--refiner applies to --recipe only; refine a dataset folder with `synthscope refine`")
+    if labelled is not None and real is None:
+        fail("--labelled goes with --real")
     try:
         st = tuple(Stage(int(a), int(b), float(c)) for a, b, c in (x.split(":") for x in stages.split(",")))
     except ValueError:
         fail(f"--stages must look like 128:16:0.4,256:8:0.6, got {stages!r}")
-    r = space = None
+    r = space = pairs = None
     classes = ("background", "foreground")
-    if data is not None:
+    if real is not None:
+        from synthscope.datasets.real import RealFolder
+
+        folder = RealFolder(real)
+        if not folder.has_masks:
+            fail(f"{real}: no masks/ folder; --real needs labelled images")
+        n = len(folder) if labelled is None else labelled
+        if not 1 <= n <= len(folder):
+            fail(f"--labelled must be in 1..{len(folder)} for {real}, got {labelled}")
+        got = [folder.pair(i) for i in range(n)]
+        pairs = ([g[0] for g in got], [g[1] for g in got])
+        top = max(int(m.max()) for m in pairs[1])
+        classes = tuple(folder.classes[k] for k in sorted(folder.classes)) if folder.classes else ()
+        if len(classes) < 2 or top >= len(classes):
+            classes = tuple(f"class{c}" for c in range(max(2, top + 1)))
+    elif data is not None:
         from synthscope.datasets import open_dataset
         from synthscope.recipes import get_recipe
 
@@ -281,9 +304,215 @@ def train(
             p.update(task, completed=int(rec["progress"] * total),
                      description=f"train step {rec['step']} size {rec['size']} loss {rec['loss']:.3f}")
 
-        summary = run(out, cfg, recipe=r, space=space, data=data, init=init, progress=cb)
+        summary = run(out, cfg, recipe=r, space=space, data=data, init=init, pairs=pairs, refiner=refiner,
+                      progress=cb)
         p.update(task, completed=total)
     console.print(json.dumps(summary))
+
+
+def _csv_list(text: str, allowed: tuple[str, ...], option: str) -> tuple[str, ...]:
+    items = tuple(t.strip() for t in text.split(",") if t.strip())
+    bad = [t for t in items if t not in allowed]
+    if bad or not items:
+        fail(f"{option} takes a comma-separated list of {', '.join(allowed)}, got {text!r}")
+    return items
+
+
+@app.command()
+def pretrain(
+    unlabeled: Annotated[list[Path], typer.Option(help="folders of unlabeled images (repeat); real folders, image folders or datasets")],
+    out: Annotated[Path, typer.Option(help="pretraining folder (resumed if it holds a checkpoint)")],
+    synthetic: Annotated[list[str] | None, typer.Option(help="also restore renders of this recipe (repeat)")] = None,
+    synthetic_fraction: Annotated[float, typer.Option(help="share of crops rendered from --synthetic recipes")] = 0.3,
+    tasks: Annotated[str, typer.Option(help="pretext degradations: noise,blur,downsample,mask")] = "noise,blur,downsample,mask",
+    hold_out: Annotated[int, typer.Option(help="hold back the last N images of every folder (for evaluation)")] = 0,
+    max_minutes: Annotated[float | None, typer.Option(help="time budget")] = 10.0,
+    max_steps: Annotated[int | None, typer.Option(help="step budget (whichever ends first)")] = None,
+    size: Annotated[int, typer.Option(help="crop side, px (64-128 on a CPU, 256 on a GPU)")] = 128,
+    batch: Annotated[int, typer.Option()] = 8,
+    width: Annotated[int, typer.Option(help="U-Net base channels (as train --width)")] = 16,
+    l1_weight: Annotated[float, typer.Option(help="weight of the L1 loss against the adversarial loss")] = 100.0,
+    entropy: Annotated[int, typer.Option()] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda")] = "auto",
+    amp: Annotated[bool, typer.Option(help="mixed precision on CUDA")] = True,
+):
+    """Self-supervised GAN pretraining (Pix2Pix: U-Net generator, PatchGAN discriminator)
+    on unlabeled micrographs: restore clean crops from noisy, blurred, downsampled or
+    masked ones. Use the result with ``train --init`` or ``restore``."""
+    from synthscope.learning.gan import PRETEXT_TASKS, GANConfig, load_unlabeled
+    from synthscope.learning.gan import pretrain as run
+    from synthscope.recipes import get_recipe
+
+    for r in synthetic or ():
+        get_recipe(r)  # unknown recipe: one-line error
+    if not 0.0 <= synthetic_fraction <= 1.0:
+        fail(f"--synthetic-fraction must be in [0, 1], got {synthetic_fraction}")
+    if hold_out < 0:
+        fail(f"--hold-out must be >= 0, got {hold_out}")
+    cfg = GANConfig(model_kwargs={"width": width}, size=size, batch=batch, max_minutes=max_minutes,
+                    max_steps=max_steps, l1_weight=l1_weight, tasks=_csv_list(tasks, PRETEXT_TASKS, "--tasks"),
+                    entropy=entropy, device=device, amp=amp)
+    images, used, held = load_unlabeled(unlabeled, hold_out=hold_out)
+    console.print(f"{len(images)} unlabeled images" + (f", {len(held)} held back" if held else ""))
+    with _progress() as p:
+        total = 1000
+        task = p.add_task("pretrain", total=total)
+
+        def cb(rec):
+            p.update(task, completed=int(rec["progress"] * total),
+                     description=f"pretrain step {rec['step']} L1 {rec['l1_restored']:.3f} (input {rec['l1_degraded']:.3f})")
+
+        summary = run(out, cfg, images=images, recipes=tuple(synthetic or ()), synthetic_fraction=synthetic_fraction,
+                      sources={"unlabeled": [str(u) for u in unlabeled], "used": used, "held_out": held}, progress=cb)
+        p.update(task, completed=total)
+    console.print(json.dumps(summary))
+
+
+@app.command()
+def restore(
+    pretrained: Annotated[Path, typer.Argument(help="pretraining folder (synthscope pretrain)")],
+    inputs: Annotated[list[Path], typer.Argument(help="images or folders of images")],
+    out: Annotated[Path, typer.Option(help="output folder: <stem>.png (8-bit) restored images")],
+    scale: Annotated[int, typer.Option(help="super-resolution factor (1: denoise/deblur only)")] = 1,
+    evaluate_noise: Annotated[str | None, typer.Option(help="instead: add Gaussian noise of these sigmas (grey levels, e.g. 10,25) and report PSNR")] = None,
+):
+    """Restore micrographs with a pretrained generator (denoising, deblurring, inpainting;
+    ``--scale`` for super-resolution), or measure it (``--evaluate-noise``)."""
+    import numpy as np
+
+    from synthscope.datasets.io import (
+        atomic_write_bytes,
+        atomic_write_text,
+        encode_png,
+        image_to_uint,
+        read_image,
+    )
+    from synthscope.datasets.real import list_images
+    from synthscope.learning.gan import load_generator, restore_image
+
+    if scale not in (1, 2, 3, 4):
+        fail(f"--scale must be 1, 2, 3 or 4, got {scale}")
+    files = []
+    for p in inputs:
+        if p.is_dir():
+            base = p / "images" if (p / "images").is_dir() else p
+            found = list_images(base)
+            if not found:
+                fail(f"{p}: no images")
+            files += found
+        elif p.is_file():
+            files.append(p)
+        else:
+            fail(f"{p}: no such file or folder")
+    stems = [f.stem for f in files]
+    if len(set(stems)) != len(stems):
+        fail("two inputs share a file stem; their outputs would collide")
+    gen = load_generator(pretrained)
+    if evaluate_noise is not None:
+        from synthscope.evaluation.gan_experiments import denoise_evaluation, denoise_markdown
+
+        try:
+            sigmas = tuple(float(x) for x in evaluate_noise.split(","))
+        except ValueError:
+            fail(f"--evaluate-noise takes numbers like 10,25, got {evaluate_noise!r}")
+        for f in files:
+            read_image(f)
+        with _staged_output(out) as tmp:
+            res = denoise_evaluation(pretrained, files, sigmas=sigmas)
+            atomic_write_text(tmp / "denoise.json", json.dumps(res, indent=2))
+            md = denoise_markdown(res)
+            atomic_write_text(tmp / "report.md", md)
+        print(md)
+        return
+    images = [read_image(f) for f in files]  # fails on an unreadable file before writing
+    with _staged_output(out) as tmp, _progress() as p:
+        task = p.add_task("restore", total=len(files))
+        for f, img in zip(files, images, strict=True):
+            res = np.clip(restore_image(gen, img, scale=scale), 0.0, 1.0)
+            atomic_write_bytes(tmp / f"{f.stem}.png", encode_png(image_to_uint(res, 8)))
+            p.advance(task)
+    console.print(f"{len(files)} restored images in {out}")
+
+
+@app.command()
+def refine(
+    real: Annotated[Path, typer.Option(help="real micrographs to look like (images/ or a folder of images)")],
+    data: Annotated[Path, typer.Option(help="synthetic dataset folder to refine")],
+    out: Annotated[Path, typer.Option(help="new folder: the refined dataset (masks unchanged)")],
+    refiner: Annotated[Path | None, typer.Option(help="use this trained refiner instead of training one")] = None,
+    max_minutes: Annotated[float | None, typer.Option(help="refiner training time")] = 10.0,
+    max_steps: Annotated[int | None, typer.Option(help="refiner step budget (whichever ends first)")] = None,
+    size: Annotated[int, typer.Option(help="crop side for refiner training, px")] = 128,
+    entropy: Annotated[int, typer.Option()] = 0,
+    measure: Annotated[bool, typer.Option(help="domain-classifier AUC synthetic vs real before and after")] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda")] = "auto",
+):
+    """Sim-to-real refinement (CycleGAN): train a refiner from the synthetic dataset to the
+    real images, write the refined dataset (same format, same masks), a figure sheet
+    (synthetic / refined / real) and, with ``--measure``, the domain distance."""
+    from synthscope.datasets.io import atomic_write_bytes, atomic_write_text, open_dataset
+    from synthscope.datasets.real import RealFolder
+    from synthscope.evaluation.report import contact_sheet
+    from synthscope.learning.refine import (
+        RefineConfig,
+        load_refiner,
+        refine_dataset,
+        refine_image,
+        train_refiner,
+    )
+
+    info = open_dataset(data)
+    folder = RealFolder(real)
+    if refiner is not None:
+        load_refiner(refiner)
+    cfg = RefineConfig(size=size, max_minutes=max_minutes, max_steps=max_steps, entropy=entropy, device=device)
+    real_images = [folder.image(i) for i in range(len(folder))]
+    with _staged_output(out) as tmp:
+        if refiner is None:
+            n = min(len(info), 200)
+            syn = [info.load(k)[0] for k in range(n)]
+            syn = [s[len(s) // 2] if s.ndim == 3 else s for s in syn]
+            with _progress() as p:
+                task = p.add_task("train refiner", total=1000)
+
+                def cb(rec):
+                    p.update(task, completed=int(rec["progress"] * 1000),
+                             description=f"refiner step {rec['step']} cycle {rec['loss_cycle']:.3f} "
+                                         f"diversity {rec['diversity_ratio']:.2f}")
+
+                summary = train_refiner(tmp / "refiner", cfg, synthetic=syn, real=real_images,
+                                        sources={"real": str(real), "data": str(data)}, progress=cb)
+            console.print(json.dumps(summary))
+            refiner_path = out / "refiner" / "refiner.pt"
+            src_refiner = tmp / "refiner"
+        else:
+            refiner_path = src_refiner = refiner
+        with _progress() as p:
+            task = p.add_task("refine", total=len(info))
+            refine_dataset(src_refiner, data, tmp, progress=lambda d, t: p.update(task, completed=d, total=t))
+        # the manifest names the refiner where it will live after the rename
+        mf = json.loads((tmp / "manifest.json").read_text())
+        mf["refined"]["refiner"] = str(refiner_path)
+        atomic_write_text(tmp / "manifest.json", json.dumps(mf, indent=2))
+        g = load_refiner(src_refiner)
+        k = min(6, len(info))
+        syn_imgs = [info.load(i)[0] for i in range(k)]
+        syn_imgs = [s[len(s) // 2] if s.ndim == 3 else s for s in syn_imgs]
+        rows = [("synthetic", syn_imgs), ("refined (same masks)", [refine_image(g, s) for s in syn_imgs]),
+                ("real", real_images[:k])]
+        atomic_write_bytes(tmp / "sheet.png", contact_sheet(rows))
+        if measure:
+            from synthscope.evaluation.domain import domain_auc
+
+            refined = open_dataset(tmp)
+            m = min(len(info), 60)
+            before = domain_auc([s[len(s) // 2] if s.ndim == 3 else s for s in (info.load(i)[0] for i in range(m))], real_images)
+            after = domain_auc([s[len(s) // 2] if s.ndim == 3 else s for s in (refined.load(i)[0] for i in range(m))], real_images)
+            rep = {"domain_auc_before": before, "domain_auc_after": after, "samples": m, "real_images": len(real_images)}
+            atomic_write_text(tmp / "refine_report.json", json.dumps(rep, indent=2))
+            console.print(f"domain classifier AUC synthetic vs real: {before['auc']:.3f} +- {before['auc_std']:.3f} "
+                          f"before, {after['auc']:.3f} +- {after['auc_std']:.3f} after refinement")
+    console.print(f"refined dataset: {out} (figure: {out / 'sheet.png'})")
 
 
 def _real_default() -> list[Path]:
@@ -661,8 +890,10 @@ def experiment(
     except yaml.YAMLError:
         fail(f"{config}: malformed YAML")
     protocol = data.get("protocol", "cracks") if isinstance(data, dict) else "cracks"
-    if protocol not in ("cracks", "adaptive"):
-        fail(f"{config}: protocol must be one of cracks, adaptive, got {protocol!r}")
+    if protocol not in ("cracks", "adaptive", "few-labels"):
+        fail(f"{config}: protocol must be one of cracks, adaptive, few-labels, got {protocol!r}")
+    if protocol == "few-labels":
+        return _few_labels(config, data, out, runs, workers)
     if protocol == "cracks":
         from synthscope.evaluation.cracks import (
             crack_report_markdown,
@@ -716,6 +947,53 @@ def experiment(
             cells = ", ".join(f"{s} {r['mean']:.4f}+-{r['std']:.4f}" for s, r in results["summary"][m].items())
             ps = ", ".join(f"{k} p={v['p']:.3g}" for k, v in results["tests"][m].items())
             console.print(f"{m}: {cells}; {ps}")
+    console.print(f"report: {out / 'report.md'}")
+
+
+def _few_labels(config: Path, data: dict, out: Path, runs: int | None, workers: int | None) -> None:
+    from dataclasses import fields
+
+    from synthscope.datasets.io import atomic_write_text
+    from synthscope.evaluation.gan_experiments import (
+        FewLabelConfig,
+        few_label_markdown,
+        run_few_label_experiment,
+    )
+
+    d = {k: v for k, v in data.items() if k != "protocol"}
+    allowed = [f.name for f in fields(FewLabelConfig) if f.name != "extra"]
+    bad = [k for k in d if k not in allowed]
+    if bad:
+        fail(f"{config}: unknown key {bad[0]!r}; allowed: {', '.join(allowed)}")
+    for k in ("real", "pretrained"):
+        if k not in d:
+            fail(f"{config}: missing key {k!r}")
+    for k in ("labelled", "test", "class_weights"):
+        if d.get(k) is not None:
+            d[k] = tuple(d[k])
+    if runs is not None:
+        d["runs"] = runs
+    if workers is not None:
+        d["workers"] = workers
+    try:
+        cfg = FewLabelConfig(**d)
+    except (TypeError, ValueError) as err:
+        fail(f"{config}: {err}")
+    if not Path(cfg.real).is_dir():
+        fail(f"{config}: real folder {cfg.real} not found")
+    if not (Path(cfg.pretrained) / "generator.pt").is_file() and not Path(cfg.pretrained).is_file():
+        fail(f"{config}: pretrained {cfg.pretrained} holds no generator.pt")
+    _resumable_output(out, {"protocol": "few-labels", **cfg.to_dict()})
+    t0 = time.perf_counter()
+    with _progress() as p:
+        results = run_few_label_experiment(cfg, out, progress=_stage_progress(p))
+    results["seconds"] = round(time.perf_counter() - t0, 1)
+    atomic_write_text(out / "results.json", json.dumps(results, indent=2))
+    md = few_label_markdown(results)
+    atomic_write_text(out / "report.md", md)
+    s, t = results["summary"], results["test_pretrained_vs_random"]
+    console.print(f"pretrained {s['pretrained']['mean']:.4f}+-{s['pretrained']['std']:.4f}, random "
+                  f"{s['random']['mean']:.4f}+-{s['random']['std']:.4f}; paired t-test p = {t['p']:.3g}")
     console.print(f"report: {out / 'report.md'}")
 
 

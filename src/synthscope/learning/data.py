@@ -13,7 +13,7 @@ from synthscope.learning.models import normalize_image
 from synthscope.params.space import ParameterSpace, stage_rng
 from synthscope.recipes.base import Recipe
 
-__all__ = ["RecipeDataset", "FolderDataset", "to_tensors"]
+__all__ = ["RecipeDataset", "FolderDataset", "PairsDataset", "to_tensors"]
 
 
 def to_tensors(image: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -36,10 +36,13 @@ class RecipeDataset(Dataset):
     augment : bool
     scenarios : fixed scenarios instead of draws from ``space``: item ``i`` renders
         ``scenarios[i % len(scenarios)]`` as sample ``i`` (a new realisation each pass)
+    refiner : path of a trained sim-to-real refiner (`synthscope refine`): every render
+        is refined (labels unchanged) before augmentation
     """
 
     def __init__(self, recipe: Recipe, space: ParameterSpace | None = None, *, entropy: int = 0,
-                 size: int = 256, length: int = 10**9, augment: bool = True, scenarios: list | None = None):
+                 size: int = 256, length: int = 10**9, augment: bool = True, scenarios: list | None = None,
+                 refiner=None):
         self.recipe = recipe
         self.space = space or recipe.space
         self.entropy = int(entropy)
@@ -49,6 +52,12 @@ class RecipeDataset(Dataset):
         if scenarios is not None and len(scenarios) == 0:
             raise ValueError("scenarios: empty list")
         self.scenarios = None if scenarios is None else list(scenarios)
+        self.refiner = None if refiner is None else str(refiner)
+        self._refiner = None
+        if self.refiner is not None:
+            from synthscope.learning.refine import refiner_file
+
+            refiner_file(self.refiner)  # fail here, not in a loader worker
 
     def __len__(self) -> int:
         return self.length
@@ -64,6 +73,12 @@ class RecipeDataset(Dataset):
         if img.ndim == 3:  # a stack: one of its slices
             j = int(stage_rng(self.entropy, int(i), "slice").integers(img.shape[0]))
             img, mask = img[j], mask[j]
+        if self.refiner is not None:
+            from synthscope.learning.refine import load_refiner, refine_image
+
+            if self._refiner is None:
+                self._refiner = load_refiner(self.refiner)
+            img = refine_image(self._refiner, img)
         if self.augment:
             img, mask = augment_pair(img, mask, rng=stage_rng(self.entropy, int(i), "augmentation"))
         return to_tensors(img, mask)
@@ -91,6 +106,32 @@ class FolderDataset(Dataset):
             j = int(rng.integers(img.shape[0]))
             img, mask = img[j], mask[j]
         img, mask = random_crop(img, mask, self.size, rng)
+        if self.augment:
+            img, mask = augment_pair(img, mask, rng=rng)
+        return to_tensors(img, mask)
+
+
+class PairsDataset(Dataset):
+    """Random ``size`` crops of image/mask pairs held in memory (a few labelled real
+    micrographs), item ``i`` from its own stream seeded from (entropy, i), augmented."""
+
+    def __init__(self, images, masks, *, size: int = 256, entropy: int = 0, length: int = 10**9, augment: bool = True):
+        if len(images) != len(masks) or not len(images):
+            raise ValueError(f"need as many masks as images (> 0), got {len(images)} and {len(masks)}")
+        for k, (a, b) in enumerate(zip(images, masks, strict=True)):
+            if a.shape != b.shape:
+                raise ValueError(f"pair {k}: image {a.shape} and mask {b.shape} differ in size")
+        self.images = [np.asarray(a, np.float32) for a in images]
+        self.masks = [np.asarray(b, np.uint8) for b in masks]
+        self.size, self.entropy, self.length, self.augment = int(size), int(entropy), int(length), augment
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int):
+        rng = stage_rng(self.entropy, int(i), "augmentation")
+        k = int(rng.integers(len(self.images)))
+        img, mask = random_crop(self.images[k], self.masks[k], self.size, rng)
         if self.augment:
             img, mask = augment_pair(img, mask, rng=rng)
         return to_tensors(img, mask)

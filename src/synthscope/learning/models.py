@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["create_model", "MODELS", "normalize_image"]
+__all__ = ["create_model", "MODELS", "normalize_image", "normalization"]
 
 import numpy as np
+
+
+def normalization(image: np.ndarray) -> tuple[float, float]:
+    """(offset, scale) of `normalize_image`: normalised = (image - offset) * scale."""
+    img = np.asarray(image, dtype=np.float32)
+    lo, med, hi = np.percentile(img[:: max(1, img.shape[0] // 256), :: max(1, img.shape[1] // 256)], (1, 50, 99))
+    span = float(hi - lo)
+    if span < 1e-6:
+        span = float(img.std()) * 4 or 1.0
+    return float(med), 2.0 / span
 
 
 def normalize_image(image: np.ndarray) -> np.ndarray:
@@ -14,11 +24,8 @@ def normalize_image(image: np.ndarray) -> np.ndarray:
     median to 0 and the 1-99 percentile span to 2, so real and synthetic images of any
     brightness and contrast reach the network on one scale."""
     img = np.asarray(image, dtype=np.float32)
-    lo, med, hi = np.percentile(img[:: max(1, img.shape[0] // 256), :: max(1, img.shape[1] // 256)], (1, 50, 99))
-    span = float(hi - lo)
-    if span < 1e-6:
-        span = float(img.std()) * 4 or 1.0
-    return ((img - med) * (2.0 / span)).astype(np.float32)
+    offset, scale = normalization(img)
+    return ((img - offset) * scale).astype(np.float32)
 
 
 def _unet(in_channels, out_channels, width=16, depth=5, **kw):

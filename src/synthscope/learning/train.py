@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from synthscope.datasets.io import atomic_write_text
-from synthscope.learning.data import FolderDataset, RecipeDataset
+from synthscope.learning.data import FolderDataset, PairsDataset, RecipeDataset
 from synthscope.learning.models import create_model
 
 __all__ = ["TrainConfig", "train", "load_model", "Stage"]
@@ -136,6 +136,27 @@ def load_model(run: str | Path, *, device: str = "cpu"):
     return model
 
 
+def _initialise(model, init: str | Path, config: TrainConfig) -> None:
+    """Weights from a training run / checkpoint (all of them), or from a GAN pretraining
+    folder (`synthscope pretrain`: every tensor but the output layer, whose class count
+    differs; the architecture must be the same)."""
+    ip = Path(init)
+    if (ip.is_dir() and (ip / "generator.pt").is_file()) or ip.name == "generator.pt":
+        from synthscope.learning.gan import pretrained_state, transfer_weights
+
+        state, gcfg = pretrained_state(ip)
+        if gcfg["arch"] != config.arch or gcfg["model_kwargs"] != config.model_kwargs:
+            raise ValueError(f"{init}: pretrained {gcfg['arch']} {gcfg['model_kwargs']} does not match "
+                             f"--arch {config.arch} {config.model_kwargs}")
+        copied, total = transfer_weights(model, state)
+        log.info("initialised %d of %d tensors from %s", copied, total, init)
+        return
+    ip = ip / "model.pt" if ip.is_dir() else ip
+    if not ip.exists():
+        raise ValueError(f"{init}: no model.pt, checkpoint or generator.pt to initialise from")
+    model.load_state_dict(torch.load(ip, map_location="cpu", weights_only=False)["model"])
+
+
 def train(
     out: str | Path,
     config: TrainConfig,
@@ -145,6 +166,8 @@ def train(
     data: str | Path | None = None,
     init: str | Path | None = None,
     scenarios: list | None = None,
+    pairs: tuple[list, list] | None = None,
+    refiner: str | Path | None = None,
     progress: Callable[[dict], None] | None = None,
 ) -> dict:
     """Train a network; writes ``config.json``, ``checkpoint.pt``, ``model.pt``,
@@ -156,16 +179,21 @@ def train(
     config : TrainConfig
     recipe, space : stream samples rendered on the fly from this recipe (and space)
     data : or read samples from this dataset folder
-    init : run folder or checkpoint whose weights initialise the network (fine-tuning)
+    init : run folder or checkpoint whose weights initialise the network (fine-tuning),
+        or a GAN pretraining folder (`synthscope pretrain`; all but the output layer)
     scenarios : with a recipe, train on these scenarios (cycled) instead of draws from space
+    pairs : or train on these (images, masks) held in memory (a few labelled real images)
+    refiner : with a recipe, refine every render with this trained refiner (`synthscope refine`)
     progress : callable(dict) with step, stage, loss, elapsed_s, data_wait_fraction
 
     Returns
     -------
     dict, the summary (steps, elapsed_s, data_wait_fraction, samples_per_s, final loss).
     """
-    if (recipe is None) == (data is None):
-        raise ValueError("give either a recipe (streamed) or a data folder")
+    if sum(x is not None for x in (recipe, data, pairs)) != 1:
+        raise ValueError("give one of a recipe (streamed), a data folder or image/mask pairs")
+    if refiner is not None and recipe is None:
+        raise ValueError("a refiner applies to streamed recipe samples only (refine a folder with `synthscope refine`)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     device = _device(config.device)
@@ -176,11 +204,7 @@ def train(
     torch.manual_seed(config.entropy)  # weight init only; data randomness is per-sample
     model = create_model(config.arch, out_channels=config.out_channels, **config.model_kwargs).to(device)
     if init is not None:
-        ip = Path(init)
-        ip = ip / "model.pt" if ip.is_dir() else ip
-        if not ip.exists():
-            raise ValueError(f"{init}: no model to initialise from")
-        model.load_state_dict(torch.load(ip, map_location=device, weights_only=False)["model"])
+        _initialise(model, init, config)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     from monai.losses import DiceCELoss
 
@@ -206,7 +230,8 @@ def train(
         log.info("resuming %s at step %d", out, step)
     atomic_write_text(out / "config.json", json.dumps(
         {"train": config.to_json(), "recipe": recipe_name,
-         "space": space.to_dict() if space is not None else None, "data": str(data) if data else None},
+         "space": space.to_dict() if space is not None else None, "data": str(data) if data else None,
+         "init": str(init) if init else None, "refiner": str(refiner) if refiner else None},
         indent=2))
 
     budget_s = config.max_minutes * 60.0 if config.max_minutes else math.inf
@@ -239,7 +264,10 @@ def train(
             if progress_fraction() >= bounds[si] - 1e-9:
                 continue
             if recipe is not None:
-                ds = RecipeDataset(recipe, space, entropy=config.entropy, size=stage.size, scenarios=scenarios)
+                ds = RecipeDataset(recipe, space, entropy=config.entropy, size=stage.size, scenarios=scenarios,
+                                   refiner=refiner)
+            elif pairs is not None:
+                ds = PairsDataset(*pairs, size=stage.size, entropy=config.entropy)
             else:
                 ds = FolderDataset(data, size=stage.size, entropy=config.entropy)
             sampler = range(seen, len(ds))

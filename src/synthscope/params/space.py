@@ -23,7 +23,10 @@ __all__ = ["Parameter", "ParameterSpace", "sample_seed", "stage_rng", "check_ran
 
 #: Stages of one sample's rendering; each gets its own independent random stream. The
 #: adaptive loop's streams (proposals, replay draws, shuffling) take index 0 of its entropy.
-STAGES = {"scenario": 0, "structure": 1, "imaging": 2, "augmentation": 3, "propose": 4, "replay": 5, "order": 6}
+#: GAN pretraining draws crop ``i`` from "pretext" and its degradation from "degradation";
+#: the refiner its crops from "refiner" (index = step; its diversity probe: index 2**32 - 1).
+STAGES = {"scenario": 0, "structure": 1, "imaging": 2, "augmentation": 3, "propose": 4, "replay": 5, "order": 6,
+          "pretext": 7, "degradation": 8, "refiner": 9}
 DESIGNS = ("random", "sobol", "lhs")
 
 
