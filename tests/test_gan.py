@@ -150,6 +150,11 @@ def test_train_init_from_pretraining_checks_the_architecture(tmp_path):
                       loader_workers=0, amp=False, device="cpu")
     with pytest.raises(ValueError, match="does not match"):
         train(tmp_path / "run2", bad, pairs=(smooth_images(2, 64), masks), init=tmp_path / "pt")
+    # fine-tuning the generator itself (e.g. for one task) starts from the pretrained weights
+    pretrain(tmp_path / "ft", GANConfig(**{**cfg.to_json(), "tasks": ("noise",)}), images=imgs, init=tmp_path / "pt")
+    with pytest.raises(ValueError, match="does not match"):
+        pretrain(tmp_path / "ft2", GANConfig(**{**cfg.to_json(), "model_kwargs": {"width": 4}}), images=imgs,
+                 init=tmp_path / "pt")
     with pytest.raises(ValueError, match="differ in size"):
         train(tmp_path / "run3", tc, pairs=(smooth_images(1, 64), [masks[0][:32]]))
 

@@ -328,13 +328,15 @@ def pretrain(
     hold_out: Annotated[int, typer.Option(help="hold back the last N images of every folder (for evaluation)")] = 0,
     max_minutes: Annotated[float | None, typer.Option(help="time budget")] = 10.0,
     max_steps: Annotated[int | None, typer.Option(help="step budget (whichever ends first)")] = None,
-    size: Annotated[int, typer.Option(help="crop side, px (64-128 on a CPU, 256 on a GPU)")] = 128,
-    batch: Annotated[int, typer.Option()] = 8,
-    width: Annotated[int, typer.Option(help="U-Net base channels (as train --width)")] = 16,
+    preset: Annotated[str, typer.Option(help="small (CPU minutes: 128 px, batch 8, width 16) or full (GPU: 256 px, batch 16, width 32)")] = "small",
+    size: Annotated[int | None, typer.Option(help="crop side, px (default from --preset)")] = None,
+    batch: Annotated[int | None, typer.Option(help="default from --preset")] = None,
+    width: Annotated[int | None, typer.Option(help="U-Net base channels, as train --width (default from --preset)")] = None,
     l1_weight: Annotated[float, typer.Option(help="weight of the L1 loss against the adversarial loss")] = 100.0,
     entropy: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda")] = "auto",
     amp: Annotated[bool, typer.Option(help="mixed precision on CUDA")] = True,
+    init: Annotated[Path | None, typer.Option(help="fine-tune the generator of this pretraining folder (e.g. --tasks noise for a denoiser)")] = None,
 ):
     """Self-supervised GAN pretraining (Pix2Pix: U-Net generator, PatchGAN discriminator)
     on unlabeled micrographs: restore clean crops from noisy, blurred, downsampled or
@@ -349,9 +351,17 @@ def pretrain(
         fail(f"--synthetic-fraction must be in [0, 1], got {synthetic_fraction}")
     if hold_out < 0:
         fail(f"--hold-out must be >= 0, got {hold_out}")
+    presets = {"small": (128, 8, 16), "full": (256, 16, 32)}
+    if preset not in presets:
+        fail(f"--preset must be one of small, full, got {preset!r}")
+    size, batch, width = (v if v is not None else d for v, d in zip((size, batch, width), presets[preset], strict=True))
     cfg = GANConfig(model_kwargs={"width": width}, size=size, batch=batch, max_minutes=max_minutes,
                     max_steps=max_steps, l1_weight=l1_weight, tasks=_csv_list(tasks, PRETEXT_TASKS, "--tasks"),
                     entropy=entropy, device=device, amp=amp)
+    if init is not None:
+        from synthscope.learning.gan import pretrained_state
+
+        pretrained_state(init)  # not a pretraining folder: one-line error before work starts
     images, used, held = load_unlabeled(unlabeled, hold_out=hold_out)
     console.print(f"{len(images)} unlabeled images" + (f", {len(held)} held back" if held else ""))
     with _progress() as p:
@@ -363,7 +373,8 @@ def pretrain(
                      description=f"pretrain step {rec['step']} L1 {rec['l1_restored']:.3f} (input {rec['l1_degraded']:.3f})")
 
         summary = run(out, cfg, images=images, recipes=tuple(synthetic or ()), synthetic_fraction=synthetic_fraction,
-                      sources={"unlabeled": [str(u) for u in unlabeled], "used": used, "held_out": held}, progress=cb)
+                      sources={"unlabeled": [str(u) for u in unlabeled], "used": used, "held_out": held},
+                      init=init, progress=cb)
         p.update(task, completed=total)
     console.print(json.dumps(summary))
 
@@ -442,7 +453,8 @@ def refine(
     refiner: Annotated[Path | None, typer.Option(help="use this trained refiner instead of training one")] = None,
     max_minutes: Annotated[float | None, typer.Option(help="refiner training time")] = 10.0,
     max_steps: Annotated[int | None, typer.Option(help="refiner step budget (whichever ends first)")] = None,
-    size: Annotated[int, typer.Option(help="crop side for refiner training, px")] = 128,
+    preset: Annotated[str, typer.Option(help="small (CPU minutes: U-Nets of width 16, 128 px) or full (GPU: width 32, 256 px)")] = "small",
+    size: Annotated[int | None, typer.Option(help="crop side for refiner training, px (default from --preset)")] = None,
     entropy: Annotated[int, typer.Option()] = 0,
     measure: Annotated[bool, typer.Option(help="domain-classifier AUC synthetic vs real before and after")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda")] = "auto",
@@ -465,7 +477,11 @@ def refine(
     folder = RealFolder(real)
     if refiner is not None:
         load_refiner(refiner)
-    cfg = RefineConfig(size=size, max_minutes=max_minutes, max_steps=max_steps, entropy=entropy, device=device)
+    presets = {"small": {"width": 16, "depth": 4, "size": 128}, "full": {"width": 32, "depth": 5, "size": 256}}
+    if preset not in presets:
+        fail(f"--preset must be one of small, full, got {preset!r}")
+    pre = {**presets[preset], **({"size": size} if size is not None else {})}
+    cfg = RefineConfig(**pre, max_minutes=max_minutes, max_steps=max_steps, entropy=entropy, device=device)
     real_images = [folder.image(i) for i in range(len(folder))]
     with _staged_output(out) as tmp:
         if refiner is None:

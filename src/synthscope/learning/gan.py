@@ -271,7 +271,7 @@ def _save(obj, path: Path) -> None:
 
 
 def pretrain(out: str | Path, config: GANConfig, *, images: list[np.ndarray], recipes: Sequence[str] = (),
-             synthetic_fraction: float = 0.0, sources: dict | None = None,
+             synthetic_fraction: float = 0.0, sources: dict | None = None, init: str | Path | None = None,
              progress: Callable[[dict], None] | None = None) -> dict:
     """Pix2Pix pretraining on restoration pretext tasks; writes ``generator.pt`` (the
     restoration network, loadable by `load_generator` and usable as ``init`` of `train`),
@@ -285,6 +285,8 @@ def pretrain(out: str | Path, config: GANConfig, *, images: list[np.ndarray], re
     images : normalised unlabeled images (`load_unlabeled`)
     recipes, synthetic_fraction : also restore renders of these recipes, this share of crops
     sources : recorded in the checkpoint (folders, held-back files)
+    init : a pretraining folder whose generator starts this run: fine-tuning a pretrained
+        generator for one task (e.g. ``tasks=("noise",)`` for a denoiser); same architecture
     progress : callable(dict) with step, losses, elapsed_s, progress
     """
     from synthscope.learning.train import _device, _mixed_precision
@@ -297,9 +299,16 @@ def pretrain(out: str | Path, config: GANConfig, *, images: list[np.ndarray], re
     torch.manual_seed(config.entropy)
     gen = create_model(config.arch, out_channels=1, **config.model_kwargs).to(device)
     disc = create_discriminator(2, config.disc_channels).to(device)
+    if init is not None:
+        state, icfg = pretrained_state(init)
+        if icfg["arch"] != config.arch or icfg["model_kwargs"] != config.model_kwargs:
+            raise ValueError(f"{init}: pretrained {icfg['arch']} {icfg['model_kwargs']} does not match "
+                             f"{config.arch} {config.model_kwargs}")
+        gen.load_state_dict(state)
     opt_g = torch.optim.Adam(gen.parameters(), lr=config.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=(0.5, 0.999))
     amp_dtype = _mixed_precision(device, config.amp)
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and amp_dtype == torch.float16)
     step, elapsed, waited = 0, 0.0, 0.0
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.exists():
@@ -310,6 +319,7 @@ def pretrain(out: str | Path, config: GANConfig, *, images: list[np.ndarray], re
         opt_d.load_state_dict(ck["opt_d"])
         step, elapsed, waited = ck["step"], ck["elapsed"], ck.get("waited", 0.0)
     meta = {"kind": "gan-pretrain", "config": config.to_json(), "sources": sources or {},
+            "init": str(init) if init else None,
             "recipes": list(recipes), "synthetic_fraction": synthetic_fraction}
     atomic_write_text(out / "config.json", json.dumps(meta, indent=2))
     budget_s = config.max_minutes * 60.0 if config.max_minutes else math.inf
@@ -350,16 +360,17 @@ def pretrain(out: str | Path, config: GANConfig, *, images: list[np.ndarray], re
                 d_fake = _d(disc, torch.cat([bad, fake.detach()], 1)).float()
             loss_d = 0.5 * (mse(d_real, torch.ones_like(d_real)) + mse(d_fake, torch.zeros_like(d_fake)))
             opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
+            scaler.scale(loss_d).backward()
+            scaler.step(opt_d)
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                 d_gen = _d(disc, torch.cat([bad, fake], 1)).float()
             loss_adv = mse(d_gen, torch.ones_like(d_gen))
             loss_l1 = (fake.float() - clean).abs().mean()
             loss_g = config.adversarial_weight * loss_adv + config.l1_weight * loss_l1
             opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
+            scaler.scale(loss_g).backward()
+            scaler.step(opt_g)
+            scaler.update()
             t2 = time.perf_counter()
             step += 1
             elapsed += t2 - t0
@@ -372,7 +383,11 @@ def pretrain(out: str | Path, config: GANConfig, *, images: list[np.ndarray], re
                 raise FloatingPointError(f"GAN training diverged at step {step} ({vals}); "
                                          "resume from the last checkpoint with a lower lr")
             if step % config.log_every == 0 or step == 1:
-                rec = {"step": step, **{k: round(v, 5) for k, v in ema.items()}, "lr": lr,
+                from synthscope.learning.refine import diversity_ratio
+
+                # restored crops as varied as the clean ones (about 1), not collapsed to one look
+                div = diversity_ratio(clean, fake.detach()) if clean.shape[0] > 1 else float("nan")
+                rec = {"step": step, **{k: round(v, 5) for k, v in ema.items()}, "diversity_ratio": round(div, 4), "lr": lr,
                        "elapsed_s": round(elapsed, 2), "data_wait_fraction": round(waited / max(elapsed, 1e-9), 4),
                        "progress": round(frac(), 4)}
                 fh.write(json.dumps(rec) + "\n")

@@ -54,6 +54,7 @@ class RefineConfig:
     disc_channels: int = 32
     entropy: int = 0
     device: str = "auto"
+    amp: bool = True
     checkpoint_every_s: float = 120.0
     log_every: int = 20
 
@@ -126,7 +127,7 @@ def train_refiner(out: str | Path, config: RefineConfig, *, synthetic: list[np.n
     synthetic, real : grey images in [0, 1], any size (smaller than ``config.size``: padded)
     sources : recorded with the refiner
     """
-    from synthscope.learning.train import _device
+    from synthscope.learning.train import _device, _mixed_precision
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -158,12 +159,18 @@ def train_refiner(out: str | Path, config: RefineConfig, *, synthetic: list[np.n
     budget_s = config.max_minutes * 60.0 if config.max_minutes else math.inf
     budget_steps = config.max_steps or math.inf
     mse, l1 = nn.MSELoss(), nn.L1Loss()
+    amp_dtype = _mixed_precision(dev, config.amp) if dev.type == "cuda" else None  # CPU: float32
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+
+    def autocast():
+        return torch.autocast(dev.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None)
 
     def frac():
         return min(1.0, max(elapsed / budget_s, step / budget_steps))
 
     def adv(disc, x, target):
-        p = _d(disc, x)
+        with autocast():
+            p = _d(disc, x).float()
         return mse(p, torch.full_like(p, target))
 
     def save_checkpoint():
@@ -181,23 +188,27 @@ def train_refiner(out: str | Path, config: RefineConfig, *, synthetic: list[np.n
                 for g in o.param_groups:
                     g["lr"] = lr
             s, r = syn.batch(config.batch).to(dev), rea.batch(config.batch).to(dev)
-            fake_r = s + g_sr(s)
-            fake_s = r + g_rs(r)
+            with autocast():
+                fake_r = (s + g_sr(s)).float()
+                fake_s = (r + g_rs(r)).float()
+                back_s, back_r = (fake_r + g_rs(fake_r)).float(), (fake_s + g_sr(fake_s)).float()
+                id_r, id_s = (r + g_sr(r)).float(), (s + g_rs(s)).float()
             loss_adv = adv(d_r, fake_r, 1.0) + adv(d_s, fake_s, 1.0)
-            loss_cyc = l1(fake_r + g_rs(fake_r), s) + l1(fake_s + g_sr(fake_s), r)
-            loss_id = l1(r + g_sr(r), r) + l1(s + g_rs(s), s)
+            loss_cyc = l1(back_s, s) + l1(back_r, r)
+            loss_id = l1(id_r, r) + l1(id_s, s)
             loss_struct = (l1(_lowpass(fake_r, config.structure_sigma), _lowpass(s, config.structure_sigma))
                            if config.structure_weight else torch.zeros((), device=dev))
             loss_g = (loss_adv + config.cycle_weight * loss_cyc + config.identity_weight * loss_id
                       + config.structure_weight * loss_struct)
             opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
+            scaler.scale(loss_g).backward()
+            scaler.step(opt_g)
             loss_d = 0.5 * (adv(d_r, r, 1.0) + adv(d_r, fake_r.detach(), 0.0)
                             + adv(d_s, s, 1.0) + adv(d_s, fake_s.detach(), 0.0))
             opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
+            scaler.scale(loss_d).backward()
+            scaler.step(opt_d)
+            scaler.update()
             step += 1
             elapsed += time.perf_counter() - t0
             vals = {k: float(v.detach()) for k, v in (("loss_d", loss_d), ("loss_adv", loss_adv), ("loss_cycle", loss_cyc),
