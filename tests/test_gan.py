@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from scipy import ndimage as ndi
 
-from synthscope.evaluation.domain import domain_auc, roc_auc
+from synthscope.evaluation.domain import domain_auc, encoder_features, kid, roc_auc
 from synthscope.learning.gan import (
     GANConfig,
     degrade,
@@ -76,6 +76,24 @@ def test_diversity_ratio():
     assert diversity_ratio(x, 2 * x) == pytest.approx(2.0, rel=1e-5)
     collapsed = torch.zeros_like(x) + torch.randn(1, 1, 8, 8)  # every input -> one output
     assert diversity_ratio(x, collapsed) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_kid_hand_computed_and_unbiased():
+    # d = 1, kernel (xy + 1)^3: k(0,0) = 1, k(1,1) = 8, k(0,1) = 1 -> MMD^2 = 1 + 8 - 2 = 7
+    assert kid(np.zeros((2, 1)), np.ones((2, 1)), subsets=1, subset_size=2)["kid"] == pytest.approx(7.0)
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(400, 8)), rng.normal(size=(400, 8))
+    same, shifted = kid(a, b), kid(a, b + 0.5)
+    assert abs(same["kid"]) < 3 * same["kid_std"] / np.sqrt(same["subsets"]) + 0.02
+    assert shifted["kid"] > 10 * abs(same["kid"]) and shifted["kid"] > 0.5
+    with pytest.raises(ValueError):
+        kid(a, rng.normal(size=(10, 3)))
+
+
+def test_encoder_features_of_a_unet():
+    g = create_model("unet", out_channels=1, width=8, depth=3)
+    f = encoder_features(g, np.random.default_rng(0).normal(size=(5, 32, 32)).astype(np.float32), batch=2)
+    assert f.shape[0] == 5 and f.shape[1] >= 8 + 16 and np.isfinite(f).all()
 
 
 def test_domain_auc_separates_and_does_not_invent_differences():
@@ -218,6 +236,11 @@ def test_refine_and_pretrain_commands(tiny_dataset, tmp_path):
     assert res.returncode == 0, res.stderr
     for f in ("manifest.json", "sheet.png", "refiner/refiner.pt", "masks", "images"):
         assert (tmp_path / "ref" / f).exists(), f
+    res = run("domain-distance", "--real", root / "real", "--data", root / "syn", "--data", tmp_path / "ref",
+              "--samples", "4", "--out", tmp_path / "dist.json")
+    assert res.returncode == 0, res.stderr
+    dist = json.loads((tmp_path / "dist.json").read_text())
+    assert len(dist) == 2 and all(0.0 <= d["domain_auc"]["auc"] <= 1.0 for d in dist)
     # streaming with the refiner on the fly
     res = run("train", "--recipe", "cell_membranes", "--refiner", tmp_path / "ref" / "refiner", "--out", tmp_path / "run",
               "--max-steps", "2", "--stages", "64:2:1.0", "--loader-workers", "0", "--width", "8", "--device", "cpu")

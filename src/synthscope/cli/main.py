@@ -456,7 +456,8 @@ def refine(
     preset: Annotated[str, typer.Option(help="small (CPU minutes: U-Nets of width 16, 128 px) or full (GPU: width 32, 256 px)")] = "small",
     size: Annotated[int | None, typer.Option(help="crop side for refiner training, px (default from --preset)")] = None,
     entropy: Annotated[int, typer.Option()] = 0,
-    measure: Annotated[bool, typer.Option(help="domain-classifier AUC synthetic vs real before and after")] = False,
+    measure: Annotated[bool, typer.Option(help="domain distance synthetic vs real before and after (classifier AUC; KID with --encoder)")] = False,
+    encoder: Annotated[Path | None, typer.Option(help="with --measure: a pretrain folder whose encoder gives KID features")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda")] = "auto",
 ):
     """Sim-to-real refinement (CycleGAN): train a refiner from the synthetic dataset to the
@@ -477,6 +478,10 @@ def refine(
     folder = RealFolder(real)
     if refiner is not None:
         load_refiner(refiner)
+    if encoder is not None:
+        from synthscope.learning.gan import load_generator
+
+        load_generator(encoder)
     presets = {"small": {"width": 16, "depth": 4, "size": 128}, "full": {"width": 32, "depth": 5, "size": 256}}
     if preset not in presets:
         fail(f"--preset must be one of small, full, got {preset!r}")
@@ -518,17 +523,61 @@ def refine(
                 ("real", real_images[:k])]
         atomic_write_bytes(tmp / "sheet.png", contact_sheet(rows))
         if measure:
-            from synthscope.evaluation.domain import domain_auc
-
-            refined = open_dataset(tmp)
-            m = min(len(info), 60)
-            before = domain_auc([s[len(s) // 2] if s.ndim == 3 else s for s in (info.load(i)[0] for i in range(m))], real_images)
-            after = domain_auc([s[len(s) // 2] if s.ndim == 3 else s for s in (refined.load(i)[0] for i in range(m))], real_images)
-            rep = {"domain_auc_before": before, "domain_auc_after": after, "samples": m, "real_images": len(real_images)}
+            rep = {"before": _domain_distance(data, real_images, encoder),
+                   "after": _domain_distance(tmp, real_images, encoder)}
             atomic_write_text(tmp / "refine_report.json", json.dumps(rep, indent=2))
-            console.print(f"domain classifier AUC synthetic vs real: {before['auc']:.3f} +- {before['auc_std']:.3f} "
-                          f"before, {after['auc']:.3f} +- {after['auc_std']:.3f} after refinement")
+            for k in ("before", "after"):
+                console.print(f"{k} refinement: " + _distance_line(rep[k]))
     console.print(f"refined dataset: {out} (figure: {out / 'sheet.png'})")
+
+
+def _domain_distance(data: Path, real_images: list, encoder: Path | None, samples: int = 60) -> dict:
+    from synthscope.datasets.io import open_dataset
+    from synthscope.evaluation.domain import domain_auc, domain_kid
+
+    info = open_dataset(data)
+    imgs = [info.load(i)[0] for i in range(min(len(info), samples))]
+    imgs = [s[len(s) // 2] if s.ndim == 3 else s for s in imgs]
+    out = {"data": str(data), "samples": len(imgs), "real_images": len(real_images),
+           "domain_auc": domain_auc(imgs, real_images)}
+    if encoder is not None:
+        out["kid"] = domain_kid(imgs, real_images, encoder)
+        out["encoder"] = str(encoder)
+    return out
+
+
+def _distance_line(d: dict) -> str:
+    a = d["domain_auc"]
+    line = f"domain classifier AUC {a['auc']:.4f} +- {a['auc_std']:.4f}"
+    if "kid" in d:
+        line += f", KID {d['kid']['kid']:.4f} +- {d['kid']['kid_std']:.4f}"
+    return line
+
+
+@app.command("domain-distance")
+def domain_distance(
+    real: Annotated[Path, typer.Option(help="real micrographs (images/ or a folder of images)")],
+    data: Annotated[list[Path], typer.Option(help="synthetic dataset folders to compare with them (repeat)")],
+    encoder: Annotated[Path | None, typer.Option(help="a pretrain folder whose encoder gives KID features")] = None,
+    samples: Annotated[int, typer.Option(help="synthetic images per dataset")] = 60,
+    out: Annotated[Path | None, typer.Option(help="also write the figures to this JSON file")] = None,
+):
+    """How far synthetic datasets are from real images: domain-classifier AUC (0.5 =
+    indistinguishable) and, with --encoder, KID on our own pretrained encoder's features."""
+    from synthscope.datasets.io import atomic_write_text
+    from synthscope.datasets.real import RealFolder
+
+    folder = RealFolder(real)
+    real_images = [folder.image(i) for i in range(len(folder))]
+    if encoder is not None:
+        from synthscope.learning.gan import load_generator
+
+        load_generator(encoder)
+    res = [_domain_distance(d, real_images, encoder, samples) for d in data]
+    for r in res:
+        console.print(f"{r['data']}: " + _distance_line(r))
+    if out is not None:
+        atomic_write_text(out, json.dumps(res, indent=2))
 
 
 def _real_default() -> list[Path]:
