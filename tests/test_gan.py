@@ -15,6 +15,7 @@ from synthscope.evaluation.domain import domain_auc, encoder_features, kid, roc_
 from synthscope.learning.gan import (
     GANConfig,
     degrade,
+    is_decoder_key,
     load_generator,
     pretrain,
     psnr,
@@ -150,6 +151,16 @@ def test_pretrain_learns_to_denoise_and_initialises_a_segmenter(tmp_path):
     assert total - 4 <= copied < total
     name = next(k for k, v in seg.state_dict().items() if v.ndim == 4)
     np.testing.assert_array_equal(seg.state_dict()[name].numpy(), gen.state_dict()[name].numpy())
+    # encoder only: the decoder keeps its random weights
+    fresh = create_model("unet", out_channels=2, width=8, depth=3)
+    before = {k: v.clone() for k, v in fresh.state_dict().items()}
+    enc, _ = transfer_weights(fresh, gen.state_dict(), part="encoder")
+    assert 0 < enc < copied
+    for k, v in fresh.state_dict().items():
+        if is_decoder_key(k):
+            assert torch.equal(v, before[k]), k
+        elif k in gen.state_dict() and gen.state_dict()[k].shape == v.shape:
+            assert torch.equal(v, gen.state_dict()[k]), k
 
 
 def test_train_init_from_pretraining_checks_the_architecture(tmp_path):
@@ -254,6 +265,17 @@ def test_refine_and_pretrain_commands(tiny_dataset, tmp_path):
         assert im.size == (160, 160)
     res = run("train", "--real", root / "real", "--out", tmp_path / "x", "--max-steps", "1")
     one_line_error(res, "real", "masks")
+    lab = tmp_path / "lab"
+    (lab / "images").mkdir(parents=True)
+    (lab / "masks").mkdir()
+    for i, s in enumerate(smooth_images(2, 64, seed=40)):
+        Image.fromarray((s * 255).astype(np.uint8)).save(lab / "images" / f"{i}.png")
+        Image.fromarray((s > 0.5).astype(np.uint8)).save(lab / "masks" / f"{i}.png")
+    res = run("train", "--real", lab, "--labelled", "1", "--init", tmp_path / "pt", "--out", tmp_path / "ft",
+              "--max-steps", "2", "--stages", "32:2:1.0", "--width", "8", "--loader-workers", "0", "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "ft" / "config.json").read_text())["init"] == str(tmp_path / "pt")
+    one_line_error(run("train", "--real", lab, "--labelled", "3", "--out", tmp_path / "y"), "--labelled", "1..2")
 
 
 def test_gan_commands_bad_input(tiny_dataset, tmp_path):

@@ -236,7 +236,8 @@ def train(
     entropy: Annotated[int, typer.Option()] = 0,
     scenario: Annotated[Path | None, typer.Option()] = None,
     set_: Annotated[list[str] | None, typer.Option("--set")] = None,
-    init: Annotated[Path | None, typer.Option(help="initialise from this run or checkpoint")] = None,
+    init: Annotated[Path | None, typer.Option(help="initialise from this run, checkpoint or pretrain folder")] = None,
+    init_part: Annotated[str, typer.Option(help="with a pretrain folder: all, or encoder (decoder random)")] = "all",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda")] = "auto",
     loader_workers: Annotated[int, typer.Option(help="data-loading processes")] = 1,
     stages: Annotated[str, typer.Option(help="progressive resizing: size:batch:share,...")] = "128:16:0.4,256:8:0.6",
@@ -259,6 +260,8 @@ def train(
         fail("--refiner applies to --recipe only; refine a dataset folder with `synthscope refine`")
     if labelled is not None and real is None:
         fail("--labelled goes with --real")
+    if init_part not in ("all", "encoder"):
+        fail(f"--init-part must be one of all, encoder, got {init_part!r}")
     try:
         st = tuple(Stage(int(a), int(b), float(c)) for a, b, c in (x.split(":") for x in stages.split(",")))
     except ValueError:
@@ -304,7 +307,7 @@ def train(
             p.update(task, completed=int(rec["progress"] * total),
                      description=f"train step {rec['step']} size {rec['size']} loss {rec['loss']:.3f}")
 
-        summary = run(out, cfg, recipe=r, space=space, data=data, init=init, pairs=pairs, refiner=refiner,
+        summary = run(out, cfg, recipe=r, space=space, data=data, init=init, pairs=pairs, refiner=refiner, init_part=init_part,
                       progress=cb)
         p.update(task, completed=total)
     console.print(json.dumps(summary))

@@ -35,6 +35,7 @@ class FewLabelConfig:
     metric: str = "boundary_f1"  # or iou_1, mean_iou
     class_weights: tuple = (1.0, 2.0)
     tta: bool = False
+    init_part: str = "all"  # or encoder
     workers: int = 1
     extra: dict = field(default_factory=dict)
 
@@ -45,6 +46,8 @@ class FewLabelConfig:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
         if self.metric not in ("boundary_f1", "iou_1", "mean_iou"):
             raise ValueError(f"metric must be one of boundary_f1, iou_1, mean_iou, got {self.metric!r}")
+        if self.init_part not in ("all", "encoder"):
+            raise ValueError(f"init_part must be one of all, encoder, got {self.init_part!r}")
         if not self.labelled:
             raise ValueError("labelled: give at least one image index")
 
@@ -93,7 +96,8 @@ def _few_label_run(cfg: FewLabelConfig, key: str) -> dict:
                      class_weights=tuple(cfg.class_weights), entropy=int(seed), loader_workers=0, device="cpu",
                      amp=False, checkpoint_every_s=1e9, log_every=50)
     with tempfile.TemporaryDirectory() as tmp:
-        summary = train(tmp, tc, pairs=(images, masks), init=cfg.pretrained if init_kind == "pretrained" else None)
+        summary = train(tmp, tc, pairs=(images, masks), init=cfg.pretrained if init_kind == "pretrained" else None,
+                        init_part=cfg.init_part)
         model = load_model(tmp)
         scores = {}
         for i in test:
@@ -124,7 +128,7 @@ def few_label_markdown(results: dict) -> str:
         "# Few-label fine-tuning: GAN-pretrained vs random initialisation\n",
         f"Real set `{c['real']}`: labelled images {results['labelled']}, scored on {results['test']} "
         f"({c['metric']}). {c['steps']} steps of {c['batch']} crops of {c['size']} px each; "
-        f"pretrained from `{c['pretrained']}`.\n",
+        f"pretrained from `{c['pretrained']}` ({c.get('init_part', 'all')} weights).\n",
         "| init | mean | std | 99 % CI of the mean | runs |", "|---|---|---|---|---|",
     ]
     for k in ("pretrained", "random"):

@@ -38,7 +38,7 @@ from synthscope.params.space import stage_rng
 
 __all__ = ["PRETEXT_TASKS", "GANConfig", "degrade", "UnlabeledImages", "pretrain", "load_generator",
            "restore_image", "load_unlabeled", "transfer_weights", "psnr", "create_discriminator",
-           "pretrained_state"]
+           "pretrained_state", "is_decoder_key"]
 
 log = logging.getLogger(__name__)
 
@@ -213,11 +213,23 @@ def _d(disc: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return out[-1] if isinstance(out, list | tuple) else out
 
 
-def transfer_weights(model: nn.Module, state: dict) -> tuple[int, int]:
-    """Copy every tensor of ``state`` whose name and shape match into ``model``.
+def is_decoder_key(name: str) -> bool:
+    """Whether a MONAI U-Net parameter belongs to the decoder (the "up" block, index 2,
+    of a level's Sequential(down, SkipConnection, up))."""
+    import re
+
+    return re.search(r"(^model|submodule)\.2\.", name) is not None
+
+
+def transfer_weights(model: nn.Module, state: dict, *, part: str = "all") -> tuple[int, int]:
+    """Copy every tensor of ``state`` whose name and shape match into ``model``
+    (``part="encoder"``: the U-Net's encoder path only; the decoder stays random).
     Returns (tensors copied, tensors of the model)."""
+    if part not in ("all", "encoder"):
+        raise ValueError(f"part must be one of all, encoder, got {part!r}")
     own = model.state_dict()
-    ok = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    ok = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape
+          and (part == "all" or not is_decoder_key(k))}
     own.update(ok)
     model.load_state_dict(own)
     return len(ok), len(own)

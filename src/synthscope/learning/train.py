@@ -136,7 +136,7 @@ def load_model(run: str | Path, *, device: str = "cpu"):
     return model
 
 
-def _initialise(model, init: str | Path, config: TrainConfig) -> None:
+def _initialise(model, init: str | Path, config: TrainConfig, part: str = "all") -> None:
     """Weights from a training run / checkpoint (all of them), or from a GAN pretraining
     folder (`synthscope pretrain`: every tensor but the output layer, whose class count
     differs; the architecture must be the same)."""
@@ -148,7 +148,7 @@ def _initialise(model, init: str | Path, config: TrainConfig) -> None:
         if gcfg["arch"] != config.arch or gcfg["model_kwargs"] != config.model_kwargs:
             raise ValueError(f"{init}: pretrained {gcfg['arch']} {gcfg['model_kwargs']} does not match "
                              f"--arch {config.arch} {config.model_kwargs}")
-        copied, total = transfer_weights(model, state)
+        copied, total = transfer_weights(model, state, part=part)
         log.info("initialised %d of %d tensors from %s", copied, total, init)
         return
     ip = ip / "model.pt" if ip.is_dir() else ip
@@ -167,6 +167,7 @@ def train(
     init: str | Path | None = None,
     scenarios: list | None = None,
     pairs: tuple[list, list] | None = None,
+    init_part: str = "all",
     refiner: str | Path | None = None,
     progress: Callable[[dict], None] | None = None,
 ) -> dict:
@@ -181,6 +182,7 @@ def train(
     data : or read samples from this dataset folder
     init : run folder or checkpoint whose weights initialise the network (fine-tuning),
         or a GAN pretraining folder (`synthscope pretrain`; all but the output layer)
+    init_part : with a pretraining folder, ``all`` or ``encoder`` (decoder left random)
     scenarios : with a recipe, train on these scenarios (cycled) instead of draws from space
     pairs : or train on these (images, masks) held in memory (a few labelled real images)
     refiner : with a recipe, refine every render with this trained refiner (`synthscope refine`)
@@ -204,7 +206,7 @@ def train(
     torch.manual_seed(config.entropy)  # weight init only; data randomness is per-sample
     model = create_model(config.arch, out_channels=config.out_channels, **config.model_kwargs).to(device)
     if init is not None:
-        _initialise(model, init, config)
+        _initialise(model, init, config, init_part)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     from monai.losses import DiceCELoss
 
