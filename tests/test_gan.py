@@ -2,8 +2,6 @@
 distance, and their commands."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -31,19 +29,7 @@ from synthscope.learning.refine import (
     refine_image,
     train_refiner,
 )
-
-
-def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "synthscope.cli.main", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd)
-
-
-def one_line_error(res, *needles):
-    assert res.returncode == 2, res.stderr
-    lines = [x for x in res.stderr.strip().splitlines() if x.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
+from tests.test_cli import one_line_error, run
 
 
 def smooth_images(n, size=96, seed=0):

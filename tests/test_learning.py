@@ -96,5 +96,5 @@ def test_train_from_a_generated_folder(tmp_path):
                       max_minutes=None, max_steps=2, loader_workers=0)
     s = train(tmp_path / "run", cfg, data=data)
     assert s["steps"] == 2 and s["samples_seen"] == 4
-    with pytest.raises(ValueError, match="either a recipe"):
+    with pytest.raises(ValueError, match="give one of a recipe"):
         train(tmp_path / "run2", cfg, recipe=r, data=data)

@@ -401,26 +401,11 @@ def restore(
         image_to_uint,
         read_image,
     )
-    from synthscope.datasets.real import list_images
     from synthscope.learning.gan import load_generator, restore_image
 
     if scale not in (1, 2, 3, 4):
         fail(f"--scale must be 1, 2, 3 or 4, got {scale}")
-    files = []
-    for p in inputs:
-        if p.is_dir():
-            base = p / "images" if (p / "images").is_dir() else p
-            found = list_images(base)
-            if not found:
-                fail(f"{p}: no images")
-            files += found
-        elif p.is_file():
-            files.append(p)
-        else:
-            fail(f"{p}: no such file or folder")
-    stems = [f.stem for f in files]
-    if len(set(stems)) != len(stems):
-        fail("two inputs share a file stem; their outputs would collide")
+    files = _input_files(inputs, images_subfolder=True)
     gen = load_generator(pretrained)
     if evaluate_noise is not None:
         from synthscope.evaluation.gan_experiments import denoise_evaluation, denoise_markdown
@@ -681,6 +666,29 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256):
     return results
 
 
+def _input_files(inputs: list[Path], *, images_subfolder: bool = False) -> list[Path]:
+    """Image files of the inputs (files, or folders of images; with ``images_subfolder``
+    a folder's ``images/`` where it has one), with distinct stems (outputs are named by stem)."""
+    from synthscope.datasets.real import list_images
+
+    files = []
+    for p in inputs:
+        if p.is_dir():
+            base = p / "images" if images_subfolder and (p / "images").is_dir() else p
+            found = list_images(base)
+            if not found:
+                fail(f"{p}: no images")
+            files += found
+        elif p.is_file():
+            files.append(p)
+        else:
+            fail(f"{p}: no such file or folder")
+    stems = [f.stem for f in files]
+    if len(set(stems)) != len(stems):
+        fail("two inputs share a file stem; their outputs would collide")
+    return files
+
+
 @app.command()
 def segment(
     run: Annotated[Path, typer.Argument(help="training run folder")],
@@ -694,22 +702,8 @@ def segment(
 ):
     """Segment micrographs of any size: class masks, grains.csv and summary.json."""
     from synthscope.datasets.io import read_image
-    from synthscope.datasets.real import list_images
 
-    files = []
-    for p in inputs:
-        if p.is_dir():
-            found = list_images(p)
-            if not found:
-                fail(f"{p}: no images")
-            files += found
-        elif p.is_file():
-            files.append(p)
-        else:
-            fail(f"{p}: no such file or folder")
-    stems = [f.stem for f in files]
-    if len(set(stems)) != len(stems):
-        fail("two inputs share a file stem; their outputs would collide")
+    files = _input_files(inputs)
     images = [read_image(f, grey=grey) for f in files]  # fails on an unreadable file before writing
     _segment(run, files, images, out, pixel_size_nm=pixel_size_nm, min_grain_area_px=min_grain_area_px,
              tta=tta, roi=roi)

@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from synthscope.datasets.io import atomic_write_text
 from synthscope.learning.models import create_model, normalization, normalize_image
+from synthscope.learning.train import _save, check_budget
 from synthscope.params.space import stage_rng
 
 __all__ = ["PRETEXT_TASKS", "GANConfig", "degrade", "UnlabeledImages", "pretrain", "load_generator",
@@ -256,12 +257,7 @@ class GANConfig:
     log_every: int = 20
 
     def __post_init__(self):
-        if self.max_minutes is None and self.max_steps is None:
-            raise ValueError("give max_minutes or max_steps")
-        if self.max_minutes is not None and not self.max_minutes > 0:
-            raise ValueError(f"max_minutes must be > 0, got {self.max_minutes}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        check_budget(self.max_minutes, self.max_steps)
         if self.size < 32 or self.size % 16:
             raise ValueError(f"size must be a multiple of 16, >= 32, got {self.size}")
         degrade(np.zeros((8, 8), np.float32), np.random.default_rng(0), self.tasks)
@@ -274,12 +270,6 @@ class GANConfig:
         d = dict(d)
         d["tasks"] = tuple(d["tasks"])
         return cls(**d)
-
-
-def _save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def pretrain(out: str | Path, config: GANConfig, *, images: list[np.ndarray], recipes: Sequence[str] = (),

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -33,6 +32,7 @@ from torch import nn
 from synthscope.datasets.io import atomic_write_text
 from synthscope.learning.gan import _crop, _d, create_discriminator
 from synthscope.learning.models import create_model, normalization, normalize_image
+from synthscope.learning.train import _save, check_budget
 from synthscope.params.space import stage_rng
 
 __all__ = ["RefineConfig", "train_refiner", "load_refiner", "refine_image", "refiner_file", "diversity_ratio"]
@@ -59,12 +59,7 @@ class RefineConfig:
     log_every: int = 20
 
     def __post_init__(self):
-        if self.max_minutes is None and self.max_steps is None:
-            raise ValueError("give max_minutes or max_steps")
-        if self.max_minutes is not None and not self.max_minutes > 0:
-            raise ValueError(f"max_minutes must be > 0, got {self.max_minutes}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        check_budget(self.max_minutes, self.max_steps)
         if self.size % 2 ** (self.depth - 1) or self.size < 32:
             raise ValueError(f"size must be a multiple of {2 ** (self.depth - 1)}, >= 32, got {self.size}")
         for k in ("cycle_weight", "identity_weight", "structure_weight"):
@@ -108,12 +103,6 @@ def _lowpass(x: torch.Tensor, sigma: float) -> torch.Tensor:
     x = nn.functional.pad(x, (r, r, r, r), mode="reflect")
     x = nn.functional.conv2d(x, k.view(1, 1, 1, -1))
     return nn.functional.conv2d(x, k.view(1, 1, -1, 1))
-
-
-def _save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def train_refiner(out: str | Path, config: RefineConfig, *, synthetic: list[np.ndarray], real: list[np.ndarray],

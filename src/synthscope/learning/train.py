@@ -29,6 +29,16 @@ __all__ = ["TrainConfig", "train", "load_model", "Stage"]
 log = logging.getLogger(__name__)
 
 
+def check_budget(max_minutes: float | None, max_steps: int | None) -> None:
+    """A training budget: minutes > 0 and/or steps >= 1 (whichever ends first)."""
+    if max_minutes is None and max_steps is None:
+        raise ValueError("give max_minutes or max_steps")
+    if max_minutes is not None and not max_minutes > 0:
+        raise ValueError(f"max_minutes must be > 0, got {max_minutes}")
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+
+
 @dataclass(frozen=True)
 class Stage:
     """One step of progressive resizing: patch side, batch size, share of the budget."""
@@ -59,12 +69,7 @@ class TrainConfig:
     log_every: int = 20
 
     def __post_init__(self):
-        if self.max_minutes is None and self.max_steps is None:
-            raise ValueError("give max_minutes or max_steps")
-        if self.max_minutes is not None and not self.max_minutes > 0:
-            raise ValueError(f"max_minutes must be > 0, got {self.max_minutes}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        check_budget(self.max_minutes, self.max_steps)
         if self.class_weights is not None and len(self.class_weights) != self.out_channels:
             if tuple(self.class_weights) == (1.0, 2.0):  # the default: background 1, every other class 2
                 object.__setattr__(self, "class_weights", (1.0,) + (2.0,) * (self.out_channels - 1))
