@@ -87,3 +87,23 @@ def test_matched_particles_take_the_look_of_the_boundary_line(boundary, particle
                      shape=(96, 96), entropy=1, index=0)
     assert np.array_equal(matched.image, explicit.image)
     assert not np.array_equal(matched.image, other.image)
+
+
+def test_coating_lamellae_and_layer_streaks_change_the_look_not_the_labels():
+    r = get_recipe("coating_cross_section")
+    base = {**r.space.sample_one(0, 0), "coating_lamellae": 0.0, "layer_streaks": 0.0, "coating_porosity": 0.0,
+            "substrate_porosity": 0.0, "layer_position": 0.6, "layer_thickness_px": 40.0, "coating_fraction": 1.0,
+            "cracks_per_100px": 0.0, "phase_texture": 0.0, "coating_mottle": 0.0, "coating_level": 0.9,
+            "layer_level": 0.4, "lamella_offset": 0.0, "dark_level": 0.05}
+    plain = r.structure((128, 192), base, np.random.default_rng(5))
+    rich = r.structure((128, 192), {**base, "coating_lamellae": 0.25, "layer_streaks": 0.06}, np.random.default_rng(5))
+    assert np.array_equal(plain.labels, rich.labels)
+    coating = plain.maps["phase"] == 1
+    layer = plain.maps["phase"] == 2
+    # about the requested share of the coating turns grey at the layer's level ...
+    grey = np.isclose(rich.maps["tint"], 0.4, atol=1e-4) & coating
+    assert abs(grey.sum() / coating.sum() - 0.25) < 0.03
+    # ... and of the layer dark, while both stay labelled as before
+    dark = np.isclose(rich.maps["tint"], 0.05, atol=1e-4) & layer
+    assert abs(dark.sum() / layer.sum() - 0.06) < 0.02
+    assert np.allclose(plain.maps["tint"][coating & ~grey], 0.9)

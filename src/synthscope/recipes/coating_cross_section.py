@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from synthscope.params.distributions import Choice, LogUniform, Uniform
+from synthscope.params.distributions import Choice, LogUniform, TruncNormal, Uniform
 from synthscope.params.space import ParameterSpace
 from synthscope.recipes.base import DETECTOR_GAIN_NOISE, P, Recipe, detector_image, register_recipe
 from synthscope.structures.layers import generate_layers
@@ -24,8 +24,8 @@ __all__ = ["COATING_CROSS_SECTION"]
 SPACE = ParameterSpace(
     (
         # structure
-        P("layer_thickness_px", LogUniform(10.0, 90.0), 1.0, 2000.0, doc="mean layer thickness, px"),
-        P("thickness_variation", Uniform(0.05, 0.4), 0.0, 2.0, doc="rms relative thickness variation along the layer"),
+        P("layer_thickness_px", LogUniform(10.0, 150.0), 1.0, 2000.0, doc="mean layer thickness, px"),
+        P("thickness_variation", Uniform(0.03, 0.25), 0.0, 2.0, doc="rms relative thickness variation along the layer"),
         P("layer_position", Uniform(0.3, 0.75), 0.05, 0.95, doc="layer centre height / image height (from the top)"),
         P("interface_amplitude_px", LogUniform(1.0, 20.0), 0.0, 500.0, doc="rms undulation of the interfaces, px"),
         P("interface_wavelength_px", LogUniform(20.0, 300.0), 2.0, 5000.0, doc="undulation wavelength, px"),
@@ -38,12 +38,19 @@ SPACE = ParameterSpace(
         P("coating_porosity", Uniform(0.0, 0.2), 0.0, 0.6, doc="pores in the coating (labelled background)"),
         P("substrate_porosity", Uniform(0.0, 0.04), 0.0, 0.6, doc="pores in the substrate"),
         P("pore_diameter_px", LogUniform(4.0, 40.0), 1.0, 1000.0, doc="mean pore diameter, px"),
+        P("coating_lamellae", Uniform(0.0, 0.3), 0.0, 0.9,
+          doc="share of the coating taken by grey, wavy, roughly horizontal lamellae (splat boundaries, labelled background)"),
+        P("lamella_wavelength_px", LogUniform(15.0, 120.0), 2.0, 5000.0, doc="vertical spacing scale of the lamellae, px"),
+        P("layer_streaks", Uniform(0.0, 0.08), 0.0, 0.5,
+          doc="share of the layer taken by dark, horizontally elongated pores (labelled layer)"),
         P("interface_gap_fraction", Choice((0.0, 0.0, 0.3, 0.7)), 0.0, 1.0, doc="share of the lower interface opened into a dark gap"),
         P("interface_gap_px", Uniform(1.0, 4.0), 0.0, 50.0, doc="width of that gap, px"),
         # appearance: signal levels of the phases
         P("coating_level", Uniform(0.65, 1.0), 0.0, 1.0, doc="signal of the coating"),
         P("layer_level", Uniform(0.25, 0.65), 0.0, 1.0, doc="signal of the layer"),
-        P("substrate_offset", Uniform(-0.15, 0.15), -1.0, 1.0, doc="substrate signal minus layer signal"),
+        P("substrate_offset", TruncNormal(0.0, 0.05, -0.15, 0.15), -1.0, 1.0,
+          doc="substrate signal minus layer signal (mostly near 0: the hard case)"),
+        P("lamella_offset", Uniform(-0.1, 0.15), -1.0, 1.0, doc="lamella signal minus layer signal"),
         P("mount_level", Uniform(0.0, 0.3), 0.0, 1.0, doc="signal of the mount above the coating"),
         P("dark_level", Uniform(0.0, 0.15), 0.0, 1.0, doc="signal of pores and cracks"),
         P("phase_texture", Uniform(0.0, 0.08), 0.0, 1.0, doc="fBm texture within phases"),
@@ -58,6 +65,17 @@ SPACE = ParameterSpace(
         *DETECTOR_GAIN_NOISE,
     )
 )
+
+
+def _stretched_field(shape, sigma_y, sigma_x, rng):
+    """Smooth Gaussian random field, unit std, correlated over ``sigma_x`` along x and
+    ``sigma_y`` along y (computed on a coarse grid, then upsampled)."""
+    h, w = shape
+    k = max(1, int(min(sigma_y, sigma_x) // 2))
+    coarse = ndi.gaussian_filter(rng.standard_normal((h // k + 2, w // k + 2)),
+                                 (sigma_y / k, sigma_x / k), mode="wrap")
+    f = ndi.zoom(coarse, k, order=1)[:h, :w]
+    return (f - f.mean()) / (f.std() or 1.0)
 
 
 def _structure(shape, s, rng):
@@ -87,6 +105,23 @@ def _structure(shape, s, rng):
                        np.clip(s["layer_level"] + s["substrate_offset"], 0, 1), s["dark_level"], s["dark_level"]],
                       np.float32)
     tint = levels[phase]
+    h, w = phase.shape
+    if s["coating_lamellae"] > 0:
+        # grey lamellae at about the layer's level: thin bands around the zero set of a
+        # horizontally stretched smooth random field, so the network must tell the layer
+        # by where it lies (on the substrate) rather than by its grey level alone
+        wl = s["lamella_wavelength_px"]
+        f = _stretched_field((h, w), wl / 4, wl, rng)
+        coating = phase == 1
+        if coating.any():
+            band = np.abs(f) < np.quantile(np.abs(f[coating]), s["coating_lamellae"])
+            tint = np.where(coating & band, levels[2] + s["lamella_offset"], tint)
+    if s["layer_streaks"] > 0:
+        f = _stretched_field((h, w), 2.0, 12.0, rng)
+        inner = phase == 2
+        if inner.any():
+            streak = f > np.quantile(f[inner], 1 - s["layer_streaks"])
+            tint = np.where(inner & streak, s["dark_level"], tint)
     if s["phase_texture"] > 0:
         tint = tint + s["phase_texture"] * fbm_noise(shape, wavelength_px=s["texture_wavelength_px"], beta=2.5, rng=rng)
     if s["coating_mottle"] > 0:
