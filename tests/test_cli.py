@@ -77,6 +77,7 @@ def test_evaluate_and_segment_bad_input(tmp_path, tiny_run):
     one_line_error(run("segment", tiny_run, tmp_path / "nothing.png", "--out", out), "nothing.png")
     one_line_error(run("evaluate", tmp_path, "--real", _real_folder(tmp_path / "ok"), "--out", out),
                    "not a training run folder")
+    one_line_error(run("segment", tiny_run, broken / "images", "--out", out, "--scale", "0"), "--scale", "[0.05, 4]")
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rep")]
 
@@ -98,6 +99,11 @@ def test_evaluate_and_segment_write_outputs(tmp_path, tiny_run):
     with Image.open(tmp_path / "seg" / "0.png") as im:
         mask = np.array(im)
     assert mask.shape == (64, 64) and mask.max() <= 1
+    # at another scale the masks keep the images' shape
+    res = run("segment", tiny_run, real / "images", "--out", tmp_path / "seg2", "--roi", "64", "--scale", "0.5")
+    assert res.returncode == 0, res.stderr
+    with Image.open(tmp_path / "seg2" / "0.png") as im:
+        assert np.array(im).shape == (64, 64)
 
 
 def test_preview_writes_a_sheet(tmp_path):
@@ -235,3 +241,18 @@ def test_particle_model_evaluates_and_segments_instances(tmp_path):
     assert header.startswith("image,particle_id,class,area_px")
     summary = json.loads((tmp_path / "seg" / "summary.json").read_text())
     assert len(summary["images"]) == 2 and "precipitate" in summary["images"][0]
+
+
+def test_train_depth_option(tmp_path):
+    one_line_error(run("train", "--recipe", "grain_boundaries", "--out", tmp_path / "r", "--depth", "1"),
+                   "--depth", "2..8")
+    assert not (tmp_path / "r").exists()
+    res = run("train", "--recipe", "grain_boundaries", "--out", tmp_path / "r6", "--max-steps", "1", "--depth", "6",
+              "--stages", "64:2:1.0", "--width", "4")
+    assert res.returncode == 0, res.stderr
+    from synthscope.learning import load_model
+
+    model = load_model(tmp_path / "r6")
+    # six levels: channels 4, 8, ..., 4 * 2**5
+    convs = [m for m in model.modules() if isinstance(m, __import__("torch").nn.Conv2d)]
+    assert max(m.out_channels for m in convs) == 128

@@ -233,6 +233,7 @@ def train(
     max_steps: Annotated[int | None, typer.Option(help="step budget (whichever ends first)")] = None,
     arch: Annotated[str, typer.Option(help="unet, resnet10-unet, resnet18-unet")] = "unet",
     width: Annotated[int, typer.Option(help="unet base channels")] = 16,
+    depth: Annotated[int, typer.Option(help="unet levels (each halves the resolution); 6 sees about twice as far as 5")] = 5,
     entropy: Annotated[int, typer.Option()] = 0,
     scenario: Annotated[Path | None, typer.Option()] = None,
     set_: Annotated[list[str] | None, typer.Option("--set")] = None,
@@ -295,7 +296,10 @@ def train(
     else:
         r, space = _space(recipe, scenario, set_, textures)
         classes = r.classes
-    cfg = TrainConfig(arch=arch, model_kwargs={"width": width} if arch == "unet" else {},
+    if not 2 <= depth <= 8:
+        fail(f"--depth must be in 2..8, got {depth}")
+    cfg = TrainConfig(arch=arch, model_kwargs=({"width": width} | ({"depth": depth} if depth != 5 else {}))
+                      if arch == "unet" else {},
                       out_channels=len(classes), classes=tuple(classes), stages=st,
                       max_minutes=max_minutes, max_steps=max_steps, entropy=entropy, device=device,
                       loader_workers=loader_workers, amp=amp)
@@ -584,6 +588,7 @@ def evaluate(
     tolerance_px: Annotated[float, typer.Option(help="boundary match tolerance")] = 2.0,
     tta: Annotated[bool, typer.Option(help="flip test-time augmentation")] = True,
     roi: Annotated[int, typer.Option(help="sliding-window side, px")] = 256,
+    scale: Annotated[float, typer.Option(help="resample images by this factor before the network (0.5 for micrographs at twice the training magnification)")] = 1.0,
     grey: Annotated[str, typer.Option(help="colour to grey: luminance or pca")] = "luminance",
     class_map: Annotated[str | None, typer.Option(help="mask values to classes, e.g. 1:0,2:1 (crack is value 2)")] = None,
 ):
@@ -595,7 +600,9 @@ def evaluate(
     for f in folders:  # read everything first: a bad file fails before anything is written
         for i in range(len(f)):
             f.pair(i)
-    _evaluate(run, folders, out, tolerance_px=tolerance_px, tta=tta, roi=roi)
+    if not 0.05 <= scale <= 4:
+        fail(f"--scale must be in [0.05, 4], got {scale}")
+    _evaluate(run, folders, out, tolerance_px=tolerance_px, tta=tta, roi=roi, scale=scale)
 
 
 def _class_map(text: str | None) -> dict | None:
@@ -620,7 +627,7 @@ def _scoring(recipe_name: str | None) -> str:
         return "boundaries"
 
 
-def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256):
+def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1.0):
     from synthscope.evaluation import evaluate_folder
     from synthscope.evaluation.report import overlay_figure, write_report
     from synthscope.learning import load_model, predict_mask
@@ -645,11 +652,11 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256):
                 p.advance(_task)
 
             results.append(evaluate_folder(
-                f, lambda im: predict_mask(model, im, roi_size=roi, tta=tta), name=f.path.name,
+                f, lambda im: predict_mask(model, im, roi_size=roi, tta=tta, scale=scale), name=f.path.name,
                 boundary_class=boundary_class, tolerance_px=tolerance_px, on_image=on_image,
                 grain_stats=recipe in (None, "grain_boundaries"), instance_class=1 if scoring == "instances" else None,
                 key="mean_iou" if particles else "boundary_f1"))
-        meta = {"run": str(run), "tolerance_px": tolerance_px, "tta": tta,
+        meta = {"run": str(run), "tolerance_px": tolerance_px, "tta": tta, "scale": scale,
                 "model_steps": model.synthscope_meta.get("steps"), "recipe": model.synthscope_meta.get("recipe")}
         write_report(tmp, results, title="synthscope evaluation", meta=meta, figures=figures)
     for r in results:
@@ -698,18 +705,21 @@ def segment(
     min_grain_area_px: Annotated[int, typer.Option(help="smaller regions are merged away")] = 10,
     tta: Annotated[bool, typer.Option()] = True,
     roi: Annotated[int, typer.Option()] = 256,
+    scale: Annotated[float, typer.Option(help="resample images by this factor before the network (0.5 for micrographs at twice the training magnification)")] = 1.0,
     grey: Annotated[str, typer.Option(help="colour to grey: luminance or pca")] = "luminance",
 ):
     """Segment micrographs of any size: class masks, grains.csv and summary.json."""
     from synthscope.datasets.io import read_image
 
+    if not 0.05 <= scale <= 4:
+        fail(f"--scale must be in [0.05, 4], got {scale}")
     files = _input_files(inputs)
     images = [read_image(f, grey=grey) for f in files]  # fails on an unreadable file before writing
     _segment(run, files, images, out, pixel_size_nm=pixel_size_nm, min_grain_area_px=min_grain_area_px,
-             tta=tta, roi=roi)
+             tta=tta, roi=roi, scale=scale)
 
 
-def _segment(run, files, images, out, *, pixel_size_nm, min_grain_area_px, tta, roi):
+def _segment(run, files, images, out, *, pixel_size_nm, min_grain_area_px, tta, roi, scale=1.0):
     import numpy as np
 
     from synthscope.datasets.io import encode_png
@@ -721,11 +731,12 @@ def _segment(run, files, images, out, *, pixel_size_nm, min_grain_area_px, tta, 
     summary = {"run": str(run), "pixel_size_nm": pixel_size_nm, "images": []}
     rows = []
     if _scoring(model.synthscope_meta.get("recipe")) == "instances":
-        return _segment_particles(model, files, images, out, summary, min_area_px=min_grain_area_px, tta=tta, roi=roi)
+        return _segment_particles(model, files, images, out, summary, min_area_px=min_grain_area_px, tta=tta, roi=roi,
+                                  scale=scale)
     with _staged_output(out) as tmp, _progress() as p:
         task = p.add_task("segment", total=len(files))
         for f, img in zip(files, images, strict=True):
-            mask = predict_mask(model, img, roi_size=roi, tta=tta)
+            mask = predict_mask(model, img, roi_size=roi, tta=tta, scale=scale)
             (tmp / f"{f.stem}.png").write_bytes(encode_png(mask))
             grains = grains_from_boundaries(mask == 1, min_area_px=min_grain_area_px)
             st = grain_statistics(grains, pixel_size_nm=pixel_size_nm)
@@ -752,7 +763,7 @@ def _segment(run, files, images, out, *, pixel_size_nm, min_grain_area_px, tta, 
     console.print(f"segmented {len(files)} image(s) into {out}")
 
 
-def _segment_particles(model, files, images, out, summary, *, min_area_px, tta, roi):
+def _segment_particles(model, files, images, out, summary, *, min_area_px, tta, roi, scale=1.0):
     """Particle models: class masks, instances split by distance-transform watershed
     (``<stem>_instances.png``, 16-bit), one row per particle in particles.csv."""
     import numpy as np
@@ -767,7 +778,7 @@ def _segment_particles(model, files, images, out, summary, *, min_area_px, tta, 
     with _staged_output(out) as tmp, _progress() as p:
         task = p.add_task("segment", total=len(files))
         for f, img in zip(files, images, strict=True):
-            mask = predict_mask(model, img, roi_size=roi, tta=tta)
+            mask = predict_mask(model, img, roi_size=roi, tta=tta, scale=scale)
             (tmp / f"{f.stem}.png").write_bytes(encode_png(mask))
             inst = np.zeros(mask.shape, np.int32)
             entry = {"image": f.name, "mask": f"{f.stem}.png", "instances": f"{f.stem}_instances.png"}
