@@ -580,6 +580,14 @@ def _real_default() -> list[Path]:
     return []
 
 
+SCALE_HELP = "resample images by this factor before the network (0.5 for micrographs at twice the renders' magnification)"
+
+
+def _check_scale(scale: float) -> None:
+    if not 0.05 <= scale <= 4:
+        fail(f"--scale must be in [0.05, 4], got {scale}")
+
+
 @app.command()
 def evaluate(
     run: Annotated[Path, typer.Argument(help="training run folder")],
@@ -588,7 +596,7 @@ def evaluate(
     tolerance_px: Annotated[float, typer.Option(help="boundary match tolerance")] = 2.0,
     tta: Annotated[bool, typer.Option(help="flip test-time augmentation")] = True,
     roi: Annotated[int, typer.Option(help="sliding-window side, px")] = 256,
-    scale: Annotated[float, typer.Option(help="resample images by this factor before the network (0.5 for micrographs at twice the training magnification)")] = 1.0,
+    scale: Annotated[float, typer.Option(help=SCALE_HELP)] = 1.0,
     grey: Annotated[str, typer.Option(help="colour to grey: luminance or pca")] = "luminance",
     class_map: Annotated[str | None, typer.Option(help="mask values to classes, e.g. 1:0,2:1 (crack is value 2)")] = None,
 ):
@@ -600,8 +608,7 @@ def evaluate(
     for f in folders:  # read everything first: a bad file fails before anything is written
         for i in range(len(f)):
             f.pair(i)
-    if not 0.05 <= scale <= 4:
-        fail(f"--scale must be in [0.05, 4], got {scale}")
+    _check_scale(scale)
     _evaluate(run, folders, out, tolerance_px=tolerance_px, tta=tta, roi=roi, scale=scale)
 
 
@@ -705,14 +712,13 @@ def segment(
     min_grain_area_px: Annotated[int, typer.Option(help="smaller regions are merged away")] = 10,
     tta: Annotated[bool, typer.Option()] = True,
     roi: Annotated[int, typer.Option()] = 256,
-    scale: Annotated[float, typer.Option(help="resample images by this factor before the network (0.5 for micrographs at twice the training magnification)")] = 1.0,
+    scale: Annotated[float, typer.Option(help=SCALE_HELP)] = 1.0,
     grey: Annotated[str, typer.Option(help="colour to grey: luminance or pca")] = "luminance",
 ):
     """Segment micrographs of any size: class masks, grains.csv and summary.json."""
     from synthscope.datasets.io import read_image
 
-    if not 0.05 <= scale <= 4:
-        fail(f"--scale must be in [0.05, 4], got {scale}")
+    _check_scale(scale)
     files = _input_files(inputs)
     images = [read_image(f, grey=grey) for f in files]  # fails on an unreadable file before writing
     _segment(run, files, images, out, pixel_size_nm=pixel_size_nm, min_grain_area_px=min_grain_area_px,
