@@ -49,9 +49,9 @@ def predict(model, image: np.ndarray, *, roi_size: int = 256, overlap: float = 0
             img = ndi.gaussian_filter(img, (1 / scale - 1) / 2)  # as skimage.transform.rescale
         small = ndi.zoom(img, scale, order=1, grid_mode=True, mode="nearest")
         p = predict(model, small, roi_size=roi_size, overlap=overlap, tta=tta, device=device, batch=batch)
-        back = np.stack([ndi.zoom(c, (shape[0] / c.shape[0], shape[1] / c.shape[1]), order=1, grid_mode=True,
-                                  mode="nearest") for c in p])
-        return (back / back.sum(0, keepdims=True)).astype(np.float32)
+        # linear interpolation: the same weights for every class, so they still sum to 1
+        return np.stack([ndi.zoom(c, (shape[0] / c.shape[0], shape[1] / c.shape[1]), order=1, grid_mode=True,
+                                  mode="nearest") for c in p]).astype(np.float32)
     dev = torch.device(device) if device else next(model.parameters()).device
     x = torch.from_numpy(normalize_image(image))[None, None].to(dev)
     model.eval()
