@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from synthscope.datasets.io import atomic_write_text
 from synthscope.learning.models import create_model, normalization, normalize_image
-from synthscope.learning.train import _save, check_budget
+from synthscope.learning.train import _save, check_budget, folder_file
 from synthscope.params.space import stage_rng
 
 __all__ = ["PRETEXT_TASKS", "GANConfig", "degrade", "UnlabeledImages", "pretrain", "load_generator",
@@ -409,12 +409,7 @@ def pretrain(out: str | Path, config: GANConfig, *, images: list[np.ndarray], re
 
 
 def _generator_file(path: str | Path) -> Path:
-    p = Path(path)
-    if p.is_dir():
-        p = p / "generator.pt"
-    if not p.is_file():
-        raise ValueError(f"{path}: no generator.pt (not a pretraining folder)")
-    return p
+    return folder_file(path, "generator.pt", "not a pretraining folder")
 
 
 def load_generator(path: str | Path, *, device: str = "cpu") -> nn.Module:

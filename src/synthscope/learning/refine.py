@@ -32,7 +32,7 @@ from torch import nn
 from synthscope.datasets.io import atomic_write_text
 from synthscope.learning.gan import _crop, _d, create_discriminator
 from synthscope.learning.models import create_model, normalization, normalize_image
-from synthscope.learning.train import _save, check_budget
+from synthscope.learning.train import _save, check_budget, folder_file
 from synthscope.params.space import stage_rng
 
 __all__ = ["RefineConfig", "train_refiner", "load_refiner", "refine_image", "refiner_file", "diversity_ratio"]
@@ -233,12 +233,7 @@ def train_refiner(out: str | Path, config: RefineConfig, *, synthetic: list[np.n
 
 
 def refiner_file(path: str | Path) -> Path:
-    p = Path(path)
-    if p.is_dir():
-        p = p / "refiner.pt"
-    if not p.is_file():
-        raise ValueError(f"{path}: no refiner.pt (train one with `synthscope refine`)")
-    return p
+    return folder_file(path, "refiner.pt", "train one with `synthscope refine`")
 
 
 def load_refiner(path: str | Path, *, device: str = "cpu") -> nn.Module:

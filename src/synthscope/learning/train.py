@@ -29,6 +29,17 @@ __all__ = ["TrainConfig", "train", "load_model", "Stage"]
 log = logging.getLogger(__name__)
 
 
+def folder_file(path: str | Path, name: str, missing: str) -> Path:
+    """``path`` itself if a file, else ``path/name``; a ValueError saying ``missing`` if
+    there is none."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / name
+    if not p.is_file():
+        raise ValueError(f"{path}: no {name} ({missing})")
+    return p
+
+
 def check_budget(max_minutes: float | None, max_steps: int | None) -> None:
     """A training budget: minutes > 0 and/or steps >= 1 (whichever ends first)."""
     if max_minutes is None and max_steps is None:
