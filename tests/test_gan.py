@@ -278,3 +278,13 @@ def test_gan_commands_bad_input(tiny_dataset, tmp_path):
     one_line_error(run("restore", tmp_path, root / "real", "--out", out), "generator.pt")
     one_line_error(run("train", "--recipe", "cell_membranes", "--data", root / "syn", "--out", out), "one of")
     assert not out.exists()
+
+
+def test_loading_from_a_folder_without_the_file_names_it(tmp_path):
+    from synthscope.learning.gan import load_generator
+    from synthscope.learning.refine import load_refiner
+
+    with pytest.raises(ValueError, match="no generator.pt"):
+        load_generator(tmp_path)
+    with pytest.raises(ValueError, match=r"no refiner.pt \(train one with"):
+        load_refiner(tmp_path / "missing.pt")
