@@ -32,6 +32,34 @@ def test_shot_noise_has_poisson_variance():
         add_shot_noise(sig, 0, rng=rng)
 
 
+@pytest.mark.parametrize("lam", [0.3, 3.7, 20.3, 47.5])
+def test_low_dose_counts_follow_the_poisson_law(lam):
+    # the table + remainder sampler is exact: counts of a flat signal pass a chi-square
+    # test against the Poisson pmf, both alone and inside the detector (dose < 50)
+    from scipy import stats
+
+    rng = np.random.default_rng(SEED)
+    flat = np.full((300, 300), 1.0, np.float32)
+    spec = Specimen(labels=np.zeros((300, 300), np.uint8), instances=None,
+                    maps={"tint": np.full((300, 300), 0.5, np.float32)})
+    cases = [add_shot_noise(flat, lam, rng=rng)]
+    if 10 < lam < 25:  # signal 0.5 at a dose of 2 lam < 50 (counts above 2 lam clip at 1)
+        cases.append(image_detector(spec, blur_sigma_px=0, brightness=0.5, dose_e_per_px=2 * lam, read_noise=0,
+                                    topography_contrast=0, rng=rng))
+    for x, dose in zip(cases, (lam, 2 * lam), strict=False):
+        counts = (x * dose).ravel()
+        k = np.rint(counts).astype(int)
+        # the detector clips at full signal (a few pixels here); add_shot_noise does not
+        whole = x.ravel() < 1 if dose > lam else np.ones(k.size, bool)
+        assert whole.mean() > 0.999 and np.allclose(k[whole], counts[whole], atol=1e-3)
+        obs = np.bincount(k)
+        exp = stats.poisson.pmf(np.arange(len(obs)), lam) * k.size
+        ok = exp > 20
+        chi2 = ((obs[ok] - exp[ok]) ** 2 / exp[ok]).sum()
+        assert stats.chi2.sf(chi2, ok.sum() - 1) > 0.001
+        assert abs(k.mean() - lam) < 4 * np.sqrt(lam / k.size) + 1e-9
+
+
 def test_grooves_are_dark_and_edge_effect_bright():
     s = generate_grains((128, 128), mean_grain_diameter_px=30, grain_contrast=0.0, min_adjacent_contrast=0,
                         texture_amplitude=0, groove_width_px=3, rng=SEED)

@@ -170,6 +170,30 @@ def test_textures_are_normalised_and_scale_with_wavelength():
         fbm_noise((8, 8), wavelength_px=0)
 
 
+@pytest.mark.parametrize("shape", [(512, 512), (7, 300), (3, 3), (64, 65)])
+@pytest.mark.parametrize("sigma", [0.3, 1.0, 2.5, 6.0])
+def test_gaussian_blur_matches_scipy(shape, sigma):
+    from scipy import ndimage as ndi
+
+    from synthscope.structures._kernels import gaussian_blur
+
+    a = np.random.default_rng(SEED).standard_normal(shape).astype(np.float32)
+    ref = ndi.gaussian_filter(a.astype(np.float64), sigma, mode="reflect")
+    assert np.abs(gaussian_blur(a, sigma) - ref).max() < 1e-5
+    b = a.copy()
+    assert np.array_equal(gaussian_blur(b, sigma, out=b), gaussian_blur(a, sigma))
+
+
+def test_fast_normals_are_numpys_stream():
+    from synthscope.structures._kernels import normals_f32
+
+    a, b = np.random.default_rng(SEED), np.random.default_rng(SEED)
+    x = normals_f32(a, (40, 50))
+    assert x.dtype == np.float32 and x.shape == (40, 50)
+    assert np.array_equal(x, b.standard_normal((40, 50)).astype(np.float32))
+    assert a.random() == b.random()  # the generator advanced by exactly as many draws
+
+
 @pytest.mark.parametrize("n, clustered", [(1, False), (7, False), (300, False), (300, True)])
 def test_seed_index_finds_the_nearest_seed_at_warped_positions(n, clustered):
     from synthscope.structures._kernels import SeedIndex

@@ -59,6 +59,80 @@ def gaussian_counts(signal, dose, read_noise, z, out):
             out[i, j] = min(max(v, 0.0), 1.0)
 
 
+#: means below this are drawn from tables (``poisson_tables``), above it by numba's
+#: port of numpy's transformed rejection
+POISSON_TABLE_MAX = 64
+
+
+def poisson_tables() -> np.ndarray:
+    """Cumulative Poisson distributions of means 0 .. POISSON_TABLE_MAX - 1, one row
+    each, over counts 0 .. 199 (the tail beyond is below 1e-30), the last column 1."""
+    from scipy.stats import poisson
+
+    cdf = poisson.cdf(np.arange(200)[None, :], np.arange(POISSON_TABLE_MAX)[:, None])
+    cdf[:, -1] = 1.0
+    return cdf
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _poisson1(gen, lam, cdf):
+    """One exact Poisson(lam) draw: Poisson(floor(lam)) by inversion of its table row
+    plus Poisson(frac(lam)) by sequential inversion (the sum of independent Poisson
+    variables is Poisson with the summed mean)."""
+    if lam <= 0.0:
+        return 0.0
+    if lam >= cdf.shape[0]:
+        return float(gen.poisson(lam))
+    m = int(lam)
+    n = 0.0
+    if m > 0:
+        # the least k with u < F(k), searched from the mode (about sqrt(m) steps)
+        u = gen.random()
+        k = m
+        if u < cdf[m, k]:
+            while k > 0 and u < cdf[m, k - 1]:
+                k -= 1
+        else:
+            while u >= cdf[m, k]:
+                k += 1
+        n = float(k)
+    d = lam - m
+    if d > 0.0:
+        u = gen.random()
+        p = math.exp(-d)
+        f = p
+        k = 0
+        while u >= f and k < 40:
+            k += 1
+            p *= d / k
+            f += p
+        n += k
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def poisson_fill(gen, lam, cdf, out):
+    """``out = Poisson(lam)`` element by element (float32), drawing from ``gen``."""
+    a = lam.reshape(-1)
+    o = out.reshape(-1)
+    for i in range(a.shape[0]):
+        o[i] = _poisson1(gen, float(a[i]), cdf)
+
+
+@numba.njit(cache=True, nogil=True)
+def poisson_counts(signal, dose, read_noise, gen, cdf, out):
+    """Shot noise by exact Poisson counts plus Gaussian read noise:
+    ``clip(Poisson(dose * max(s, 0)) / dose + read_noise * z, 0, 1)``."""
+    inv = 1.0 / dose
+    h, w = signal.shape
+    for i in range(h):
+        for j in range(w):
+            v = _poisson1(gen, dose * max(float(signal[i, j]), 0.0), cdf) * inv
+            if read_noise > 0:
+                v += read_noise * gen.standard_normal()
+            out[i, j] = min(max(v, 0.0), 1.0)
+
+
 def gamma_lut(gamma: float, n: int = 4096) -> np.ndarray:
     """``x ** gamma`` at ``n + 1`` points on [0, 1]. Interpolated, it is off by < 1e-6
     for gamma >= 1 and by at most 1.3e-3 (next to 0, where the curve is steepest) for

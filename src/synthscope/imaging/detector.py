@@ -8,10 +8,13 @@ illumination gradient, brightness/contrast/gamma, Poisson shot noise for a given
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import ndimage as ndi
 
 from synthscope.imaging import _kernels as _k
+from synthscope.structures._kernels import gaussian_blur, normals_f32
 from synthscope.structures.specimen import Specimen
 from synthscope.structures.textures import fbm_noise, smooth_field
 
@@ -30,10 +33,16 @@ def add_shot_noise(signal: np.ndarray, dose_e_per_px: float, *, rng) -> np.ndarr
         raise ValueError(f"dose_e_per_px must be > 0, got {dose_e_per_px}")
     lam = np.clip(signal, 0.0, None) * np.float32(dose_e_per_px)
     if dose_e_per_px >= _POISSON_NORMAL_LIMIT:
-        noisy = lam + np.sqrt(lam) * rng.standard_normal(lam.shape, dtype=np.float32)
+        noisy = lam + np.sqrt(lam) * normals_f32(rng, lam.shape)
     else:
-        noisy = rng.poisson(lam).astype(np.float32)
+        noisy = np.empty(lam.shape, np.float32)
+        _k.poisson_fill(rng, np.ascontiguousarray(lam), _poisson_cdf(), noisy)
     return noisy / np.float32(dose_e_per_px)
+
+
+@functools.cache
+def _poisson_cdf() -> np.ndarray:
+    return _k.poisson_tables()
 
 
 def image_detector(
@@ -128,7 +137,7 @@ def image_detector(
             shape, wavelength_px=background_wavelength_px, beta=2.5, rng=rng
         )
     if blur_sigma_px > 0:
-        sig = ndi.gaussian_filter(sig, blur_sigma_px, mode="reflect")
+        sig = gaussian_blur(sig, blur_sigma_px, out=sig)
     off = np.zeros(0, np.float32)
     if scan_jitter_px > 0:
         # rows shift together over a few lines (mains hum, stage vibration)
@@ -145,10 +154,8 @@ def image_detector(
         raise ValueError(f"dose_e_per_px must be > 0, got {dose_e_per_px}")
     if dose_e_per_px >= _POISSON_NORMAL_LIMIT:
         # shot and read noise are both normal here: one draw with the summed variance
-        z = rng.standard_normal(shape, dtype=np.float32)
+        z = normals_f32(rng, shape)
         _k.gaussian_counts(out, np.float32(dose_e_per_px), np.float32(read_noise), z, out)
         return out
-    img = add_shot_noise(out, dose_e_per_px, rng=rng)
-    if read_noise > 0:
-        img += np.float32(read_noise) * rng.standard_normal(shape, dtype=np.float32)
-    return np.clip(img, 0.0, 1.0).astype(np.float32, copy=False)
+    _k.poisson_counts(out, float(dose_e_per_px), float(read_noise), rng, _poisson_cdf(), out)
+    return out

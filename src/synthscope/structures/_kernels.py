@@ -12,7 +12,8 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["upsample_bilinear", "standardize_inplace", "SeedIndex", "gaussian_recursive", "stamp_particle"]
+__all__ = ["upsample_bilinear", "standardize_inplace", "SeedIndex", "gaussian_recursive", "gaussian_blur",
+           "normals_f32", "stamp_particle"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -294,6 +295,81 @@ def gaussian_recursive(a: np.ndarray, sigma: float) -> np.ndarray:
     c = tuple(np.float32(x) for x in _yvv_coefficients(float(sigma)))
     _iir_rows(out, *c)
     _iir_cols(out, *c)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_normal(gen, out):
+    flat = out.reshape(-1)
+    for k in range(flat.shape[0]):
+        flat[k] = gen.standard_normal()
+
+
+def normals_f32(rng: np.random.Generator, shape) -> np.ndarray:
+    """Standard normal float32 array drawn from ``rng`` (advancing it): the values of
+    ``rng.standard_normal(shape)`` rounded to float32, about three times faster than
+    numpy's own float32 draw."""
+    out = np.empty(tuple(int(s) for s in np.atleast_1d(shape)), np.float32)
+    if out.size:
+        _fill_normal(rng, out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _reflect(i, n):
+    """Index ``i`` folded into [0, n) by half-sample symmetry (scipy's 'reflect')."""
+    m = i % (2 * n)
+    return m if m < n else 2 * n - 1 - m
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _gauss2d(a, k, out):
+    """Separable symmetric convolution of ``a`` with kernel ``k`` (odd length, centred)
+    along both axes, edges reflected; every inner loop runs along a row."""
+    h, w = a.shape
+    r = (k.shape[0] - 1) // 2
+    tmp = np.empty((h, w), np.float32)
+    for i in range(h):
+        c = k[r]
+        for j in range(w):
+            tmp[i, j] = c * a[i, j]
+        for t in range(1, r + 1):
+            i0 = _reflect(i - t, h)
+            i1 = _reflect(i + t, h)
+            c = k[r + t]
+            for j in range(w):
+                tmp[i, j] += c * (a[i0, j] + a[i1, j])
+    buf = np.empty(w + 2 * r, np.float32)
+    for i in range(h):
+        for j in range(w):
+            buf[r + j] = tmp[i, j]
+        for t in range(1, r + 1):
+            buf[r - t] = tmp[i, _reflect(-t, w)]
+            buf[r + w - 1 + t] = tmp[i, _reflect(w - 1 + t, w)]
+        c = k[r]
+        for j in range(w):
+            out[i, j] = c * buf[r + j]
+        for t in range(1, r + 1):
+            c = k[r + t]
+            for j in range(w):
+                out[i, j] += c * (buf[r + j - t] + buf[r + j + t])
+
+
+def gaussian_blur(a: np.ndarray, sigma: float, *, out: np.ndarray | None = None) -> np.ndarray:
+    """2-D Gaussian blur of a float32 image, edges reflected: the result of
+    ``scipy.ndimage.gaussian_filter(a, sigma, mode='reflect')`` (kernel truncated at
+    4 sigma) to float32 rounding, computed in float32 with vectorised row sweeps
+    (several times faster). ``out`` may be ``a`` itself."""
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    if out is None:
+        out = np.empty_like(a)
+    if sigma <= 0:
+        out[...] = a
+        return out
+    r = int(4.0 * float(sigma) + 0.5)
+    x = np.arange(-r, r + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (x / sigma) ** 2)
+    _gauss2d(a, (k / k.sum()).astype(np.float32), out)
     return out
 
 

@@ -14,9 +14,13 @@ import math
 
 import numba
 import numpy as np
-from scipy import ndimage as ndi
 
-from synthscope.structures._kernels import SeedIndex, gaussian_recursive, upsample_bilinear
+from synthscope.structures._kernels import (
+    SeedIndex,
+    gaussian_blur,
+    gaussian_recursive,
+    upsample_bilinear,
+)
 from synthscope.structures.specimen import Specimen
 from synthscope.structures.textures import fbm_noise, grid_at, smooth_field, smooth_grid
 
@@ -133,7 +137,7 @@ def _blur(a: np.ndarray, sigma: float) -> np.ndarray:
     sigma 2 on, where the sampled kernel gets long."""
     if sigma >= 2.0:
         return gaussian_recursive(a, sigma)
-    return ndi.gaussian_filter(a, sigma)
+    return gaussian_blur(a, sigma)
 
 
 def _lloyd(seeds, shape, steps, weights=None):

@@ -11,7 +11,12 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import ndimage as ndi
 
-from synthscope.structures._kernels import standardize_inplace, upsample_bilinear
+from synthscope.structures._kernels import (
+    gaussian_blur,
+    normals_f32,
+    standardize_inplace,
+    upsample_bilinear,
+)
 
 __all__ = ["fbm_noise", "smooth_field", "smooth_grid", "grid_at"]
 
@@ -50,7 +55,7 @@ def fbm_noise(
     amp = (fy * fy + fx * fx + f0 * f0) ** np.float32(-beta / 4.0)
     amp[0, 0] = 0.0
     # one draw of interleaved (real, imaginary) normals, read as complex64
-    spec = rng.standard_normal((h, 2 * (w // 2 + 1)), dtype=np.float32).view(np.complex64)
+    spec = normals_f32(rng, (h, 2 * (w // 2 + 1))).view(np.complex64)
     spec *= amp
     out = np.ascontiguousarray(sfft.irfft2(spec, s=(h, w), workers=1), dtype=np.float32)
     return standardize_inplace(out)
@@ -71,8 +76,8 @@ def smooth_field(
     step = wavelength_px / 4.0
     if step < 1.0:
         # the finest fields: smooth white noise at full resolution
-        out = ndi.gaussian_filter(rng.standard_normal((h, w), dtype=np.float32), max(step, 0.5), mode="wrap")
-        return standardize_inplace(out)
+        out = normals_f32(rng, (h, w))
+        return standardize_inplace(gaussian_blur(out, max(step, 0.5), out=out))
     return upsample_bilinear(smooth_grid(shape, wavelength_px=wavelength_px, rng=rng), (h, w), standardize=True)
 
 
