@@ -178,10 +178,23 @@ def test_gaussian_blur_matches_scipy(shape, sigma):
     from synthscope.structures._kernels import gaussian_blur
 
     a = np.random.default_rng(SEED).standard_normal(shape).astype(np.float32)
-    ref = ndi.gaussian_filter(a.astype(np.float64), sigma, mode="reflect")
-    assert np.abs(gaussian_blur(a, sigma) - ref).max() < 1e-5
+    for mode in ("reflect", "wrap"):
+        ref = ndi.gaussian_filter(a.astype(np.float64), sigma, mode=mode)
+        assert np.abs(gaussian_blur(a, sigma, mode=mode) - ref).max() < 1e-5
     b = a.copy()
     assert np.array_equal(gaussian_blur(b, sigma, out=b), gaussian_blur(a, sigma))
+
+
+@pytest.mark.parametrize("angle", [0.0, 0.3, np.pi / 2, 2.0, np.pi - 1e-12])
+def test_draw_line_matches_the_dense_formula(angle):
+    from synthscope.structures._kernels import draw_line
+
+    h, w, (py, px), width = 60, 80, (23.3, 41.7), 1.6
+    ny, nx = np.cos(angle), -np.sin(angle)
+    d = np.abs(ny * (np.arange(h)[:, None] - py) + nx * (np.arange(w)[None, :] - px))
+    a = np.zeros((h, w), np.float32)
+    draw_line(a, py, px, ny, nx, width, 0.3)
+    assert np.abs(a - 0.3 * np.clip(0.5 + width / 2 - d, 0, 1)).max() < 1e-5 and a.max() > 0.29
 
 
 def test_fast_normals_are_numpys_stream():

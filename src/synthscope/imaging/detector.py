@@ -123,8 +123,10 @@ def image_detector(
             # slope in units of the steepest flanks present, so the edge effect has the
             # same strength for narrow grooves and large particles alike
             slope = np.hypot(gy, gx)
-            ref = slope if free is None else slope[free]
-            steep = float(np.percentile(ref[ref > 1e-3], 98)) if (ref > 1e-3).any() else 1.0
+            ref = slope if free is None else np.where(free, slope, 0.0)
+            ref = ref[::2, ::2]  # a percentile of a smooth map: every 2nd pixel each way will do
+            ref = ref[ref > 1e-3]
+            steep = float(np.percentile(ref, 98)) if ref.size else 1.0
             sig += np.float32(edge_contrast / max(steep, 1e-3)) * np.minimum(slope, 1.5 * steep)
     # Work in units of the structure's own contrast, so that background, illumination
     # and noise settings mean the same whatever the specimen's tint range.

@@ -13,7 +13,7 @@ import numba
 import numpy as np
 
 __all__ = ["upsample_bilinear", "standardize_inplace", "SeedIndex", "gaussian_recursive", "gaussian_blur",
-           "normals_f32", "stamp_particle"]
+           "normals_f32", "stamp_particle", "draw_line"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -316,16 +316,19 @@ def normals_f32(rng: np.random.Generator, shape) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _reflect(i, n):
-    """Index ``i`` folded into [0, n) by half-sample symmetry (scipy's 'reflect')."""
+def _fold(i, n, wrap):
+    """Index ``i`` brought into [0, n): periodically (scipy's 'wrap') or by half-sample
+    symmetry (scipy's 'reflect')."""
+    if wrap:
+        return i % n
     m = i % (2 * n)
     return m if m < n else 2 * n - 1 - m
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _gauss2d(a, k, out):
+def _gauss2d(a, k, wrap, out):
     """Separable symmetric convolution of ``a`` with kernel ``k`` (odd length, centred)
-    along both axes, edges reflected; every inner loop runs along a row."""
+    along both axes, edges reflected or wrapped; every inner loop runs along a row."""
     h, w = a.shape
     r = (k.shape[0] - 1) // 2
     tmp = np.empty((h, w), np.float32)
@@ -334,8 +337,8 @@ def _gauss2d(a, k, out):
         for j in range(w):
             tmp[i, j] = c * a[i, j]
         for t in range(1, r + 1):
-            i0 = _reflect(i - t, h)
-            i1 = _reflect(i + t, h)
+            i0 = _fold(i - t, h, wrap)
+            i1 = _fold(i + t, h, wrap)
             c = k[r + t]
             for j in range(w):
                 tmp[i, j] += c * (a[i0, j] + a[i1, j])
@@ -344,8 +347,8 @@ def _gauss2d(a, k, out):
         for j in range(w):
             buf[r + j] = tmp[i, j]
         for t in range(1, r + 1):
-            buf[r - t] = tmp[i, _reflect(-t, w)]
-            buf[r + w - 1 + t] = tmp[i, _reflect(w - 1 + t, w)]
+            buf[r - t] = tmp[i, _fold(-t, w, wrap)]
+            buf[r + w - 1 + t] = tmp[i, _fold(w - 1 + t, w, wrap)]
         c = k[r]
         for j in range(w):
             out[i, j] = c * buf[r + j]
@@ -355,11 +358,13 @@ def _gauss2d(a, k, out):
                 out[i, j] += c * (buf[r + j - t] + buf[r + j + t])
 
 
-def gaussian_blur(a: np.ndarray, sigma: float, *, out: np.ndarray | None = None) -> np.ndarray:
-    """2-D Gaussian blur of a float32 image, edges reflected: the result of
-    ``scipy.ndimage.gaussian_filter(a, sigma, mode='reflect')`` (kernel truncated at
-    4 sigma) to float32 rounding, computed in float32 with vectorised row sweeps
-    (several times faster). ``out`` may be ``a`` itself."""
+def gaussian_blur(a: np.ndarray, sigma: float, *, mode: str = "reflect", out: np.ndarray | None = None) -> np.ndarray:
+    """2-D Gaussian blur of a float32 image: the result of
+    ``scipy.ndimage.gaussian_filter(a, sigma, mode=mode)`` (kernel truncated at 4 sigma;
+    mode 'reflect' or 'wrap') to float32 rounding, computed in float32 with vectorised
+    row sweeps (several times faster). ``out`` may be ``a`` itself."""
+    if mode not in ("reflect", "wrap"):
+        raise ValueError(f"mode must be 'reflect' or 'wrap', got {mode!r}")
     a = np.ascontiguousarray(a, dtype=np.float32)
     if out is None:
         out = np.empty_like(a)
@@ -369,8 +374,33 @@ def gaussian_blur(a: np.ndarray, sigma: float, *, out: np.ndarray | None = None)
     r = int(4.0 * float(sigma) + 0.5)
     x = np.arange(-r, r + 1, dtype=np.float64)
     k = np.exp(-0.5 * (x / sigma) ** 2)
-    _gauss2d(a, (k / k.sum()).astype(np.float32), out)
+    _gauss2d(a, (k / k.sum()).astype(np.float32), mode == "wrap", out)
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def draw_line(img, py, px, ny, nx, width, value):
+    """Add ``value * clip(0.5 + width / 2 - d, 0, 1)`` to ``img`` in place, ``d`` the
+    distance to the line through (py, px) with unit normal (ny, nx): an anti-aliased
+    straight line, visiting only the pixels near it."""
+    h, w = img.shape
+    reach = 0.5 + 0.5 * width
+    for i in range(h):
+        c = ny * (i - py)
+        if abs(nx) > 1e-9:
+            a = (-c - reach) / nx + px
+            b = (-c + reach) / nx + px
+            lo = max(0, int(math.floor(min(a, b))))
+            hi = min(w, int(math.ceil(max(a, b))) + 1)
+        else:
+            if abs(c) >= reach:
+                continue
+            lo, hi = 0, w
+        for j in range(lo, hi):
+            d = abs(c + nx * (j - px))
+            v = reach - d
+            if v > 0:
+                img[i, j] += value * min(v, 1.0)
 
 
 #: particle styles, as codes for ``stamp_particle``
@@ -388,6 +418,7 @@ def stamp_particle(tint, height, cover, rough, y0, y1, x0, x1, cy, cx, radius, s
     0 a raised dome (height) with brighter tint; 1 a flat particle with a dark rim of
     width 0.2 radius and ``interior`` added inside; 2/3 flat, brighter/darker. Flat
     particles scale the height beneath them by (1 - coverage): the groove is hidden.
+    ``rough`` is a periodic tile of texture, repeated over the image.
     """
     ca = math.cos(angle)
     sa = math.sin(angle)
@@ -420,7 +451,7 @@ def stamp_particle(tint, height, cover, rough, y0, y1, x0, x1, cy, cx, radius, s
             inside = min(max(0.5 - sd, 0.0), 1.0)
             if inside > cover[i, j]:
                 cover[i, j] = inside
-            r = rough[i, j]
+            r = rough[i % rough.shape[0], j % rough.shape[1]]
             if style == 0:
                 t = rho / max(rad, 1e-3)
                 dome = inside * math.sqrt(min(max(1.0 - t * t, 0.0), 1.0))

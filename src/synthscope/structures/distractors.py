@@ -13,7 +13,7 @@ import math
 import numpy as np
 from scipy import stats as _st
 
-from synthscope.structures._kernels import STYLE_CODES, stamp_particle
+from synthscope.structures._kernels import STYLE_CODES, draw_line, stamp_particle
 from synthscope.structures.specimen import Specimen
 from synthscope.structures.textures import fbm_noise, smooth_field
 
@@ -72,11 +72,7 @@ def _scratch(tint, *, contrast, width, rng):
     h, w = tint.shape
     p = rng.uniform((0, 0), (h, w))
     ang = rng.uniform(0, np.pi)
-    n = np.array([math.cos(ang), -math.sin(ang)])
-    yy = np.arange(h, dtype=np.float32)[:, None] - p[0]
-    xx = np.arange(w, dtype=np.float32)[None, :] - p[1]
-    d = np.abs(n[0] * yy + n[1] * xx)
-    tint += contrast * np.clip(0.5 + width / 2 - d, 0.0, 1.0)
+    draw_line(tint, float(p[0]), float(p[1]), math.cos(ang), -math.sin(ang), float(width), float(contrast))
 
 
 def add_distractors(
@@ -149,8 +145,13 @@ def add_distractors(
         junctions = _triple_junctions(inst)
         edges = np.argwhere(specimen.labels > 0)
         h, w = inst.shape
+        # texture inside particles: a periodic fBm tile (spectral synthesis is periodic)
+        # repeated over the image, far cheaper than a full field and unseen inside
+        # particles a fraction of its size
+        wl = max(2.0, 0.5 * particle_size_px)
+        tile = 128 if wl <= 32 else 256
         rough_field = np.float32(particle_roughness) * fbm_noise(
-            (h, w), wavelength_px=max(2.0, 0.5 * particle_size_px), beta=2.0, rng=rng)
+            (min(h, tile), min(w, tile)), wavelength_px=wl, beta=2.0, rng=rng)
         for _ in range(n_part):
             if rng.random() < interior_fraction:
                 cy, cx = rng.uniform((0, 0), (h, w))

@@ -426,7 +426,8 @@ def generate_grains(
         g = np.minimum(g, 1.0)
         if boundary_gap_fraction > 0:
             f = smooth_field((h, w), wavelength_px=max(6.0, 0.5 * diameter), rng=rng)
-            thr = float(np.quantile(f, boundary_gap_fraction))
+            # the quantile of a smooth field, from every 4th pixel each way
+            thr = float(np.quantile(f[::4, ::4], boundary_gap_fraction))
             g *= np.clip((f - thr) / 0.5 + 0.5, 0.0, 1.0)
         height = (-groove_depth * g).astype(np.float32)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft as sfft
-from scipy import ndimage as ndi
 
 from synthscope.structures._kernels import (
     gaussian_blur,
@@ -77,7 +76,7 @@ def smooth_field(
     if step < 1.0:
         # the finest fields: smooth white noise at full resolution
         out = normals_f32(rng, (h, w))
-        return standardize_inplace(gaussian_blur(out, max(step, 0.5), out=out))
+        return standardize_inplace(gaussian_blur(out, max(step, 0.5), mode="wrap", out=out))
     return upsample_bilinear(smooth_grid(shape, wavelength_px=wavelength_px, rng=rng), (h, w), standardize=True)
 
 
@@ -91,9 +90,8 @@ def smooth_grid(
     h, w = shape
     step = max(1.0, wavelength_px / 4.0)
     sh, sw = max(4, int(np.ceil(h / step)) + 1), max(4, int(np.ceil(w / step)) + 1)
-    small = ndi.gaussian_filter(rng.standard_normal((sh, sw), dtype=np.float32), 1.0, mode="wrap")
-    sd = float(small.std())
-    return ((small - small.mean()) / (sd if sd > 0 else 1.0)).astype(np.float32)
+    small = normals_f32(rng, (sh, sw))
+    return standardize_inplace(gaussian_blur(small, 1.0, mode="wrap", out=small))
 
 
 def grid_at(small: np.ndarray, shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
