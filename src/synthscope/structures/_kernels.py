@@ -12,7 +12,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["upsample_bilinear", "standardize_inplace", "SeedIndex", "gaussian_recursive", "gaussian_blur",
+__all__ = ["upsample_bilinear", "standardize_inplace", "add_standardized", "groove_profile", "SeedIndex", "gaussian_recursive", "gaussian_blur",
            "normals_f32", "stamp_particle", "draw_line"]
 
 
@@ -76,6 +76,24 @@ def _sums(a):
         s += acc
         s2 += acc2
     return s, s2
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_scaled(out, a, offset, scale):
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[i, j] += (a[i, j] - offset) * scale
+
+
+def add_standardized(out: np.ndarray, a: np.ndarray, amplitude: float = 1.0) -> np.ndarray:
+    """``out += amplitude * (a - mean(a)) / std(a)`` in place (2-D float32), in two
+    passes and no temporaries."""
+    s, s2 = _sums(a)
+    n = a.size
+    mean = s / n
+    sd = math.sqrt(max(s2 / n - mean * mean, 0.0))
+    _add_scaled(out, a, np.float32(mean), np.float32(amplitude / sd if sd > 0 else amplitude))
+    return out
 
 
 def standardize_inplace(a: np.ndarray) -> np.ndarray:
@@ -376,6 +394,27 @@ def gaussian_blur(a: np.ndarray, sigma: float, *, mode: str = "reflect", out: np
     k = np.exp(-0.5 * (x / sigma) ** 2)
     _gauss2d(a, (k / k.sum()).astype(np.float32), mode == "wrap", out)
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def groove_profile(g, g2, mix, gap, gap_thr, depth, out):
+    """Height of boundary grooves from blurred edge maps, in one pass:
+    ``out = -depth * min(g + m * (g2 - g), 1) * clip((gap - gap_thr) / 0.5 + 0.5, 0, 1)``
+    with ``m = 0.5 + 0.5 tanh(mix)``; ``g2``/``mix`` empty: ``g`` alone; ``gap``
+    empty: no gaps."""
+    h, w = g.shape
+    vary = g2.shape[0] > 0
+    gaps = gap.shape[0] > 0
+    for i in range(h):
+        for j in range(w):
+            v = g[i, j]
+            if vary:
+                m = 0.5 + 0.5 * math.tanh(mix[i, j])
+                v += m * (g2[i, j] - v)
+            v = min(v, 1.0)
+            if gaps:
+                v *= min(max((gap[i, j] - gap_thr) * 2.0 + 0.5, 0.0), 1.0)
+            out[i, j] = -depth * v
 
 
 @numba.njit(cache=True, nogil=True)

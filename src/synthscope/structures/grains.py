@@ -19,12 +19,15 @@ from synthscope.structures._kernels import (
     SeedIndex,
     gaussian_blur,
     gaussian_recursive,
+    groove_profile,
     upsample_bilinear,
 )
 from synthscope.structures.specimen import Specimen
 from synthscope.structures.textures import fbm_noise, grid_at, smooth_field, smooth_grid
 
 __all__ = ["generate_grains", "grain_statistics", "astm_grain_size_number", "boundary_edges"]
+
+_EMPTY = np.zeros((0, 0), np.float32)
 
 #: wavelength of the fine boundary roughness, in grain diameters
 FINE_WAVELENGTH = 0.15
@@ -384,8 +387,8 @@ def generate_grains(
         for a, wl in ((amp, waviness_wavelength * diameter), (amp_fine, FINE_WAVELENGTH * diameter)):
             if a > 0:
                 wl = max(3.0, wl)
-                dy += smooth_field((h, w), wavelength_px=wl, rng=rng) * np.float32(a)
-                dx += smooth_field((h, w), wavelength_px=wl, rng=rng) * np.float32(a)
+                smooth_field((h, w), wavelength_px=wl, rng=rng, add_to=dy, amplitude=a)
+                smooth_field((h, w), wavelength_px=wl, rng=rng, add_to=dx, amplitude=a)
     lab = SeedIndex(seeds, (ph, pw)).labels((h, w), offset=(pad, pad), dy=dy, dx=dx)
     if roots is not None:
         lab = roots[lab].astype(np.int32)
@@ -406,30 +409,34 @@ def generate_grains(
     # tint: per-grain brightness plus fBm texture (texture_wavelength x diameter)
     n = int(inst.max())
     tints = _grain_tints(n, pairs, contrast=grain_contrast, min_adjacent=min_adjacent_contrast, rng=rng)
-    tint = tints[inst]
     if texture_amplitude > 0:
-        tint = tint + texture_amplitude * fbm_noise(
-            (h, w), wavelength_px=max(2.0, texture_wavelength * diameter), beta=3.0, rng=rng
-        )
+        tint = fbm_noise((h, w), wavelength_px=max(2.0, texture_wavelength * diameter), beta=3.0, rng=rng)
+        tint *= np.float32(texture_amplitude)
+        tint += tints[inst]
+    else:
+        tint = tints[inst]
 
     # height: grooves along boundaries, optionally varying in width and with gaps
     height = np.zeros((h, w), dtype=np.float32)
     if groove_depth > 0 and edges.any():
         sigma = max(0.3, groove_width_px / 2.0)
         e = edges.astype(np.float32)
-        g = _blur(e, sigma) * np.float32(math.sqrt(2 * math.pi) * sigma)
+        # a blurred line of unit height: the edge map blurred, times the kernel's peak
+        # to line ratio sqrt(2 pi) sigma
+        e = edges.astype(np.float32) * np.float32(math.sqrt(2 * math.pi) * sigma)
+        g = _blur(e, sigma)
+        g2 = mix = f = _EMPTY
         if groove_width_variation > 0:
             s2 = sigma * (1.0 + 2.0 * groove_width_variation)
-            g2 = _blur(e, s2) * np.float32(math.sqrt(2 * math.pi) * s2)
-            mix = 0.5 + 0.5 * np.tanh(smooth_field((h, w), wavelength_px=diameter, rng=rng))
-            g = (1.0 - mix) * g + mix * g2
-        g = np.minimum(g, 1.0)
+            g2 = _blur(e, s2)
+            g2 *= np.float32(s2 / sigma)
+            mix = smooth_field((h, w), wavelength_px=diameter, rng=rng)
+        thr = 0.0
         if boundary_gap_fraction > 0:
             f = smooth_field((h, w), wavelength_px=max(6.0, 0.5 * diameter), rng=rng)
             # the quantile of a smooth field, from every 4th pixel each way
             thr = float(np.quantile(f[::4, ::4], boundary_gap_fraction))
-            g *= np.clip((f - thr) / 0.5 + 0.5, 0.0, 1.0)
-        height = (-groove_depth * g).astype(np.float32)
+        groove_profile(g, g2, mix, f, thr, float(groove_depth), height)
 
     stats = grain_statistics(inst, pixel_size_nm=pixel_size_nm)
     stats["target_grain_diameter_px"] = diameter

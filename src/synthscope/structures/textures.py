@@ -11,6 +11,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from synthscope.structures._kernels import (
+    add_standardized,
     gaussian_blur,
     normals_f32,
     standardize_inplace,
@@ -65,10 +66,14 @@ def smooth_field(
     *,
     wavelength_px: float,
     rng: np.random.Generator | int | None = None,
+    add_to: np.ndarray | None = None,
+    amplitude: float = 1.0,
 ) -> np.ndarray:
     """A smooth, zero-mean, unit-std random field with features of about ``wavelength_px``.
 
-    Made at low resolution and zoomed up, so it costs little at any size.
+    Made at low resolution and zoomed up, so it costs little at any size. With
+    ``add_to`` (float32, ``shape``), ``amplitude`` times the field is added to it in
+    place and it is returned (no full-size temporaries).
     """
     rng = np.random.default_rng(rng)
     h, w = shape
@@ -76,8 +81,15 @@ def smooth_field(
     if step < 1.0:
         # the finest fields: smooth white noise at full resolution
         out = normals_f32(rng, (h, w))
-        return standardize_inplace(gaussian_blur(out, max(step, 0.5), mode="wrap", out=out))
-    return upsample_bilinear(smooth_grid(shape, wavelength_px=wavelength_px, rng=rng), (h, w), standardize=True)
+        out = gaussian_blur(out, max(step, 0.5), mode="wrap", out=out)
+    else:
+        out = upsample_bilinear(smooth_grid(shape, wavelength_px=wavelength_px, rng=rng), (h, w))
+    if add_to is not None:
+        return add_standardized(add_to, out, amplitude)
+    out = standardize_inplace(out)
+    if amplitude != 1.0:
+        out *= np.float32(amplitude)
+    return out
 
 
 def smooth_grid(
