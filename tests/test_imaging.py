@@ -129,10 +129,12 @@ def test_compiled_tone_matches_its_numpy_definition():
     off = rng.normal(0, 2, 40).astype(np.float32)
     field = rng.normal(0, 1, (40, 60)).astype(np.float32)
     out = np.empty_like(sig)
-    k.tone(sig, off, field, np.float32(0.3), np.float32(0.5), np.float32(0.2), k.gamma_lut(1.4), True, out)
-    # reference: shift each row (linear interpolation, edges repeated), then tone curve
+    k.tone(sig, np.float32(0.2), np.float32(1.5), off, field, np.float32(0.3), np.float32(0.5), np.float32(0.2),
+           k.gamma_lut(1.4), True, out)
+    # reference: shift each row (linear interpolation, edges repeated), standardise,
+    # then tone curve
     shifted = np.stack([np.interp(np.clip(np.arange(60) - o, 0, 59), np.arange(60), row) for row, o in zip(sig, off, strict=True)])
-    ref = 1.0 - np.clip(0.5 + 0.2 * (shifted + 0.3 * field), 0, 1) ** 1.4
+    ref = 1.0 - np.clip(0.5 + 0.2 * ((shifted - 0.2) * 1.5 + 0.3 * field), 0, 1) ** 1.4
     np.testing.assert_allclose(out, ref, atol=1e-5)
 
 
@@ -142,6 +144,27 @@ def test_shot_and_read_noise_variances_add():
     rng = np.random.default_rng(SEED)
     s = np.full((300, 300), 0.4, np.float32)
     out = np.empty_like(s)
-    k.gaussian_counts(s, np.float32(200.0), np.float32(0.03), rng.standard_normal(s.shape, dtype=np.float32), out)
+    k.gaussian_counts(s, np.float32(200.0), np.float32(0.03), rng, out)
     assert abs(out.mean() - 0.4) < 0.002
     assert out.var() == pytest.approx(0.4 / 200 + 0.03**2, rel=0.03)
+
+
+def test_compiled_signal_map_matches_its_numpy_definition():
+    from synthscope.imaging import _kernels as k
+
+    rng = np.random.default_rng(SEED)
+    tint = rng.random((30, 50)).astype(np.float32)
+    height = rng.normal(0, 1, (30, 50)).astype(np.float32)
+    free = rng.random((30, 50)) > 0.3
+    out = np.empty_like(tint)
+    n, mu, var = k.signal_map(tint, height, 0.7, 0.4, 1.1, free, out)
+    slope = np.hypot(*np.gradient(height.astype(np.float64)))
+    ref = tint + 0.7 * height + 0.4 * np.minimum(slope, 1.1)
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+    assert n == free.sum() and mu == pytest.approx(ref[free].mean(), abs=1e-6)
+    assert var == pytest.approx(ref[free].var(), rel=1e-5)
+    flat = np.full((30, 50), 0.3, np.float32)  # exactly zero variance, not rounding noise
+    assert k.signal_map(flat, k.empty_f32(), 0.0, 0.0, 0.0, np.zeros((0, 0), bool), out)[2] == 0.0
+    samples = k.slope_sample(height, free, 2)
+    sub = slope[::2, ::2][free[::2, ::2]]
+    np.testing.assert_allclose(np.sort(samples), np.sort(sub[sub > 1e-3]), rtol=1e-5)

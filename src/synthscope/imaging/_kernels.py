@@ -10,8 +10,8 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
-def tone(sig, off, field, field_gain, brightness, gain, lut, invert, out):
-    """``out = tone(shift_rows(sig, off) + field_gain * field)``.
+def tone(sig, mu, inv_sd, off, field, field_gain, brightness, gain, lut, invert, out):
+    """``out = tone((shift_rows(sig, off) - mu) * inv_sd + field_gain * field)``.
 
     Rows are shifted by ``off[i]`` px (linear interpolation, edge values repeated; ``off``
     empty: no shift); ``field`` empty: no illumination term. The tone curve is
@@ -33,6 +33,7 @@ def tone(sig, off, field, field_gain, brightness, gain, lut, invert, out):
                 v = sig[i, j0] * (1.0 - t) + sig[i, j1] * t
             else:
                 v = sig[i, j]
+            v = (v - mu) * inv_sd
             if illum:
                 v += field_gain * field[i, j]
             v = brightness + gain * v
@@ -46,7 +47,7 @@ def tone(sig, off, field, field_gain, brightness, gain, lut, invert, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def gaussian_counts(signal, dose, read_noise, z, out):
+def gaussian_counts(signal, dose, read_noise, gen, out):
     """Shot noise in its normal limit plus read noise, from one normal draw per pixel:
     ``clip(s + sqrt(s / dose + read_noise**2) * z, 0, 1)``."""
     inv = 1.0 / dose
@@ -55,8 +56,88 @@ def gaussian_counts(signal, dose, read_noise, z, out):
     for i in range(h):
         for j in range(w):
             s = max(signal[i, j], 0.0)
-            v = s + math.sqrt(s * inv + r2) * z[i, j]
+            v = s + math.sqrt(s * inv + r2) * gen.standard_normal()
             out[i, j] = min(max(v, 0.0), 1.0)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _slope(a, i, j):
+    """|grad a| at (i, j) as numpy.gradient takes it: central differences inside,
+    one-sided at the edges."""
+    h, w = a.shape
+    if h < 2 or w < 2:
+        return 0.0
+    if i == 0:
+        gy = a[1, j] - a[0, j]
+    elif i == h - 1:
+        gy = a[h - 1, j] - a[h - 2, j]
+    else:
+        gy = 0.5 * (a[i + 1, j] - a[i - 1, j])
+    if j == 0:
+        gx = a[i, 1] - a[i, 0]
+    elif j == w - 1:
+        gx = a[i, w - 1] - a[i, w - 2]
+    else:
+        gx = 0.5 * (a[i, j + 1] - a[i, j - 1])
+    return math.sqrt(gy * gy + gx * gx)
+
+
+@numba.njit(cache=True, nogil=True)
+def slope_sample(height, free, step):
+    """Slopes above 1e-3 at every ``step``-th pixel each way, where ``free`` (empty: all)."""
+    h, w = height.shape
+    masked = free.shape[0] > 0
+    out = np.empty(((h + step - 1) // step) * ((w + step - 1) // step), np.float32)
+    n = 0
+    for i in range(0, h, step):
+        for j in range(0, w, step):
+            if masked and not free[i, j]:
+                continue
+            s = _slope(height, i, j)
+            if s > 1e-3:
+                out[n] = s
+                n += 1
+    return out[:n]
+
+
+@numba.njit(cache=True, nogil=True)
+def signal_map(tint, height, topo, edge_gain, slope_cap, free, out):
+    """``out = tint + topo * height + edge_gain * min(|grad height|, slope_cap)`` (height
+    empty: tint alone), returning the count, mean and variance of ``out`` where ``free``
+    (empty: everywhere); sums are taken about ``tint[0, 0]``, so a flat map has exactly
+    zero variance."""
+    h, w = tint.shape
+    has_h = height.shape[0] > 0
+    masked = free.shape[0] > 0
+    c = tint[0, 0]
+    n = 0
+    s = 0.0
+    s2 = 0.0
+    for i in range(h):
+        for j in range(w):
+            v = tint[i, j]
+            if has_h:
+                v += topo * height[i, j]
+                if edge_gain != 0.0:
+                    v += edge_gain * min(_slope(height, i, j), slope_cap)
+            out[i, j] = v
+            if not masked or free[i, j]:
+                n += 1
+                d = v - c
+                s += d
+                s2 += d * d
+    if n == 0:
+        return 0, 0.0, 0.0
+    m = s / n
+    return n, c + m, max(s2 / n - m * m, 0.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def add_scaled(out, a, scale):
+    """``out += scale * a`` in place."""
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[i, j] += scale * a[i, j]
 
 
 #: means below this are drawn from tables (``poisson_tables``), above it by numba's

@@ -9,6 +9,7 @@ illumination gradient, brightness/contrast/gamma, Poisson shot noise for a given
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -108,36 +109,33 @@ def image_detector(
     tint = specimen.maps["tint"]
     height = specimen.maps.get("height")
     shape = tint.shape
-    sig = tint.astype(np.float32, copy=True)
     # particles may be far brighter than the rest (as in SEM); the signal scale is set
     # from the uncovered specimen so that they saturate instead of hiding the boundaries
     cover = specimen.maps.get("cover")
     free = None if cover is None else cover < 0.5
     if free is not None and free.mean() < 0.2:
         free = None
-    if height is not None:
-        if topography_contrast:
-            sig += np.float32(topography_contrast) * height
-        if edge_contrast:
-            gy, gx = np.gradient(height)
-            # slope in units of the steepest flanks present, so the edge effect has the
-            # same strength for narrow grooves and large particles alike
-            slope = np.hypot(gy, gx)
-            ref = slope if free is None else np.where(free, slope, 0.0)
-            ref = ref[::2, ::2]  # a percentile of a smooth map: every 2nd pixel each way will do
-            ref = ref[ref > 1e-3]
-            steep = float(np.percentile(ref, 98)) if ref.size else 1.0
-            sig += np.float32(edge_contrast / max(steep, 1e-3)) * np.minimum(slope, 1.5 * steep)
+    free_arg = np.zeros((0, 0), np.bool_) if free is None else np.ascontiguousarray(free)
+    edge_gain, cap = 0.0, 0.0
+    if height is not None and edge_contrast:
+        # slope in units of the steepest flanks present, so the edge effect has the
+        # same strength for narrow grooves and large particles alike (a percentile of
+        # a smooth map: every 2nd pixel each way will do)
+        ref = _k.slope_sample(height, free_arg, 2)
+        steep = float(np.percentile(ref, 98)) if ref.size else 1.0
+        edge_gain, cap = edge_contrast / max(steep, 1e-3), 1.5 * steep
+    # signal = tint + topographic shading + edge effect, in one pass with its statistics
+    sig = np.empty(shape, np.float32)
+    h_arg = _k.empty_f32() if height is None else np.ascontiguousarray(height, dtype=np.float32)
+    n, mu, var = _k.signal_map(np.ascontiguousarray(tint, dtype=np.float32), h_arg, float(topography_contrast or 0.0),
+                              float(edge_gain), float(cap), free_arg, sig)
     # Work in units of the structure's own contrast, so that background, illumination
-    # and noise settings mean the same whatever the specimen's tint range.
-    ref = sig if free is None else sig[free]
-    mu = float(ref.mean())
-    sd = float(ref.std()) or 1.0
-    sig = (sig - np.float32(mu)) / np.float32(sd)
+    # and noise settings mean the same whatever the specimen's tint range (the tone
+    # pass standardises; blur and background are linear, so they may come first).
+    sd = math.sqrt(var) or 1.0
     if background_amplitude > 0:
-        sig += np.float32(background_amplitude) * fbm_noise(
-            shape, wavelength_px=background_wavelength_px, beta=2.5, rng=rng
-        )
+        bg = fbm_noise(shape, wavelength_px=background_wavelength_px, beta=2.5, rng=rng)
+        _k.add_scaled(sig, bg, np.float32(background_amplitude * sd))
     if blur_sigma_px > 0:
         sig = gaussian_blur(sig, blur_sigma_px, out=sig)
     off = np.zeros(0, np.float32)
@@ -150,14 +148,13 @@ def image_detector(
         field_gain = illumination_gradient / (float(field.max() - field.min()) or 1.0)
     # shift, illumination and tone curve in one compiled pass
     out = np.empty(shape, np.float32)
-    _k.tone(np.ascontiguousarray(sig, dtype=np.float32), off, field, np.float32(field_gain),
+    _k.tone(sig, np.float32(mu), np.float32(1.0 / sd), off, field, np.float32(field_gain),
             np.float32(brightness), np.float32(contrast * 0.18), _k.gamma_lut(gamma), bool(invert), out)
     if not dose_e_per_px > 0:
         raise ValueError(f"dose_e_per_px must be > 0, got {dose_e_per_px}")
     if dose_e_per_px >= _POISSON_NORMAL_LIMIT:
         # shot and read noise are both normal here: one draw with the summed variance
-        z = normals_f32(rng, shape)
-        _k.gaussian_counts(out, np.float32(dose_e_per_px), np.float32(read_noise), z, out)
+        _k.gaussian_counts(out, np.float32(dose_e_per_px), np.float32(read_noise), rng, out)
         return out
     _k.poisson_counts(out, float(dose_e_per_px), float(read_noise), rng, _poisson_cdf(), out)
     return out
