@@ -197,6 +197,17 @@ def test_draw_line_matches_the_dense_formula(angle):
     assert np.abs(a - 0.3 * np.clip(0.5 + width / 2 - d, 0, 1)).max() < 1e-5 and a.max() > 0.29
 
 
+@pytest.mark.parametrize("ring", [False, True])
+def test_level_set_matches_the_dense_formula(ring):
+    from synthscope.structures._kernels import add_level_set
+
+    f = np.random.default_rng(SEED).standard_normal((50, 60)).astype(np.float32)
+    a = np.ones((50, 60), np.float32)
+    add_level_set(a, f, 0.8, 0.25, ring, 0.3)
+    w = np.clip(1 - np.abs(f - 0.8) / 0.25, 0, 1) if ring else np.clip((f - 0.8) / 0.25, 0, 1)
+    assert np.abs(a - (1 + 0.3 * w)).max() < 1e-6 and (w > 0).any()
+
+
 def test_fast_normals_are_numpys_stream():
     from synthscope.structures._kernels import normals_f32
 

@@ -13,7 +13,7 @@ import numba
 import numpy as np
 
 __all__ = ["upsample_bilinear", "standardize_inplace", "add_standardized", "groove_profile", "SeedIndex", "gaussian_recursive", "gaussian_blur",
-           "normals_f32", "stamp_particle", "draw_line"]
+           "normals_f32", "stamp_particle", "draw_line", "add_level_set"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -419,6 +419,20 @@ def groove_profile(g, g2, mix, gap, gap_thr, depth, out):
             if gaps:
                 v *= min(max((gap[i, j] - gap_thr) * 2.0 + 0.5, 0.0), 1.0)
             out[i, j] = -depth * v
+
+
+@numba.njit(cache=True, nogil=True)
+def add_level_set(img, f, thr, width, ring, value):
+    """Add ``value`` times the soft level set of field ``f`` to ``img`` in place:
+    ``clip((f - thr) / width, 0, 1)`` (blobs where ``f`` exceeds ``thr``) or, with
+    ``ring``, ``clip(1 - |f - thr| / width, 0, 1)`` (their outlines)."""
+    inv = 1.0 / width
+    for i in range(img.shape[0]):
+        for j in range(img.shape[1]):
+            d = (f[i, j] - thr) * inv
+            wgt = 1.0 - abs(d) if ring else d
+            if wgt > 0.0:
+                img[i, j] += value * min(wgt, 1.0)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from scipy import stats as _st
 
-from synthscope.structures._kernels import STYLE_CODES, draw_line, stamp_particle
+from synthscope.structures._kernels import STYLE_CODES, add_level_set, draw_line, stamp_particle
 from synthscope.structures.specimen import Specimen
 from synthscope.structures.textures import fbm_noise, smooth_field
 
@@ -60,12 +60,8 @@ def _field_blobs(tint, count, radius, contrast, *, ring, rng):
     f = smooth_field((h, w), wavelength_px=max(3.0, 3.0 * radius), rng=rng)
     # threshold of a unit normal field leaving `frac` of the area above it
     thr = float(_st.norm.isf(frac))
-    if ring:
-        width = rng.uniform(0.15, 0.35)
-        weight = np.clip(1.0 - np.abs(f - thr) / width, 0.0, 1.0)
-    else:
-        weight = np.clip((f - thr) / 0.15, 0.0, 1.0)
-    tint += np.float32(contrast * (0.6 + 0.8 * rng.random())) * weight
+    width = rng.uniform(0.15, 0.35) if ring else 0.15
+    add_level_set(tint, f, thr, width, ring, float(contrast * (0.6 + 0.8 * rng.random())))
 
 
 def _scratch(tint, *, contrast, width, rng):
