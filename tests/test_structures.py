@@ -218,8 +218,9 @@ def test_fast_normals_are_numpys_stream():
     assert a.random() == b.random()  # the generator advanced by exactly as many draws
 
 
-@pytest.mark.parametrize("n, clustered", [(1, False), (7, False), (300, False), (300, True)])
-def test_seed_index_finds_the_nearest_seed_at_warped_positions(n, clustered):
+@pytest.mark.parametrize("n, clustered, bucket", [(1, False, 0.5), (7, False, 0.5), (300, False, 0.5), (300, True, 0.5),
+                                                 (300, True, 1.0)])
+def test_seed_index_finds_the_nearest_seed_at_warped_positions(n, clustered, bucket):
     from synthscope.structures._kernels import SeedIndex
 
     rng = np.random.default_rng(n)
@@ -229,13 +230,30 @@ def test_seed_index_finds_the_nearest_seed_at_warped_positions(n, clustered):
         seeds[: n // 2] = np.clip(rng.normal((60, 80), 6, size=(n // 2, 2)), 0, 199)
     dy = rng.normal(0, 4, (64, 96)).astype(np.float32)
     dx = rng.normal(0, 4, (64, 96)).astype(np.float32)
-    lab = SeedIndex(seeds, shape).labels((64, 96), offset=(30.0, 50.0), dy=dy, dx=dx)
+    lab = SeedIndex(seeds, shape, bucket=bucket).labels((64, 96), offset=(30.0, 50.0), dy=dy, dx=dx)
     yy, xx = np.mgrid[0:64, 0:96]
     py, px = yy + 30.0 + dy, xx + 50.0 + dx
     d2 = (seeds[:, 0, None, None] - py) ** 2 + (seeds[:, 1, None, None] - px) ** 2
     got = d2[lab - 1, yy, xx]
     assert lab.min() >= 1 and lab.max() <= n
     np.testing.assert_allclose(got, d2.min(axis=0), rtol=1e-9, atol=1e-9)
+
+
+def test_seed_index_centroids_are_the_cells_weighted_centroids():
+    from synthscope.structures._kernels import SeedIndex
+
+    rng = np.random.default_rng(SEED)
+    shape = (120, 90)
+    seeds = rng.uniform((0, 0), shape, size=(40, 2))
+    wt = rng.random((60, 45))  # a half-resolution grid over shape
+    m, cy, cx = SeedIndex(seeds, shape, bucket=1.0).centroids(wt, shape)
+    py, px = np.mgrid[0:60, 0:45] * 2.0 + 1.0  # pixel centres of the grid, in shape's units
+    lab = np.argmin((seeds[:, 0, None, None] - py) ** 2 + (seeds[:, 1, None, None] - px) ** 2, axis=0)
+    ref_m = np.bincount(lab.ravel(), wt.ravel(), minlength=40)
+    ok = ref_m > 0
+    np.testing.assert_allclose(m, ref_m, rtol=1e-9)
+    np.testing.assert_allclose(cy[ok], np.bincount(lab.ravel(), (wt * py).ravel(), 40)[ok] / ref_m[ok], rtol=1e-9)
+    np.testing.assert_allclose(cx[ok], np.bincount(lab.ravel(), (wt * px).ravel(), 40)[ok] / ref_m[ok], rtol=1e-9)
 
 
 def test_bilinear_upsampling_matches_separable_interpolation():

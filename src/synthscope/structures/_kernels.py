@@ -182,6 +182,23 @@ def _candidates(sy, sx, start, items, nby, nbx, cell, fill, cstart, cand):
                 cstart[b + 1] = n
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _nearest_seed(sy, sx, cstart, cand, nby, nbx, inv, py, px):
+    """0-based index of the seed nearest to (py, px), among its bucket's candidates."""
+    by = min(max(int(math.floor(py * inv)), 0), nby - 1)
+    bx = min(max(int(math.floor(px * inv)), 0), nbx - 1)
+    b = by * nbx + bx
+    d = np.inf
+    best = 0
+    for k in range(cstart[b], cstart[b + 1]):
+        s = cand[k]
+        dd = (sy[s] - py) ** 2 + (sx[s] - px) ** 2
+        if dd < d:
+            d = dd
+            best = s
+    return best
+
+
 @numba.njit(cache=True, nogil=True)
 def _nearest(sy, sx, cstart, cand, nby, nbx, cell, y0, x0, dy, dx, out):
     """Label (1-based seed index) of the nearest seed to each pixel's (warped) position,
@@ -196,31 +213,40 @@ def _nearest(sy, sx, cstart, cand, nby, nbx, cell, y0, x0, dy, dx, out):
             if warped:
                 py += dy[i, j]
                 px += dx[i, j]
-            by = min(max(int(math.floor(py * inv)), 0), nby - 1)
-            bx = min(max(int(math.floor(px * inv)), 0), nbx - 1)
-            b = by * nbx + bx
-            d = np.inf
-            best = 0
-            for k in range(cstart[b], cstart[b + 1]):
-                s = cand[k]
-                dd = (sy[s] - py) ** 2 + (sx[s] - px) ** 2
-                if dd < d:
-                    d = dd
-                    best = s + 1
-            out[i, j] = best
+            out[i, j] = _nearest_seed(sy, sx, cstart, cand, nby, nbx, inv, py, px) + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _centroids(sy, sx, cstart, cand, nby, nbx, cell, scale_y, scale_x, wt, m, cy, cx):
+    """Weighted area and centroid sums of each seed's cell, over the pixel centres of a
+    grid ``wt.shape`` that spans the index's extent (pixel (i, j) at
+    ((i + 0.5) / scale_y, (j + 0.5) / scale_x)); ``m``, ``cy``, ``cx`` are added to."""
+    h, w = wt.shape
+    inv = 1.0 / cell
+    for i in range(h):
+        py = (i + 0.5) / scale_y
+        for j in range(w):
+            px = (j + 0.5) / scale_x
+            s = _nearest_seed(sy, sx, cstart, cand, nby, nbx, inv, py, px)
+            v = wt[i, j]
+            m[s] += v
+            cy[s] += v * py
+            cx[s] += v * px
 
 
 class SeedIndex:
     """Nearest-seed queries for a set of 2-D points: a bucket grid over ``shape`` (about
     four buckets per seed), each listing the few seeds that can be nearest inside it."""
 
-    def __init__(self, seeds: np.ndarray, shape: tuple[int, int]):
+    def __init__(self, seeds: np.ndarray, shape: tuple[int, int], *, bucket: float = 0.5):
         seeds = np.asarray(seeds, dtype=np.float64)
         h, w = shape
         n = len(seeds)
         if n == 0:
             raise ValueError("SeedIndex needs at least one seed")
-        self.cell = max(1.0, 0.5 * math.sqrt(h * w / n))
+        # bucket side in mean seed spacings: smaller buckets hold fewer candidates (fast
+        # queries) but take longer to build
+        self.cell = max(1.0, bucket * math.sqrt(h * w / n))
         self.nby = max(1, int(math.ceil(h / self.cell)))
         self.nbx = max(1, int(math.ceil(w / self.cell)))
         by = np.clip((seeds[:, 0] / self.cell).astype(np.int64), 0, self.nby - 1)
@@ -237,6 +263,19 @@ class SeedIndex:
         self.cand = np.empty(int(cstart[-1]), np.int64)
         _candidates(*args, True, cstart, self.cand)
         self.cstart = cstart
+
+    def centroids(self, weights: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Weighted area and centroid of every seed's Voronoi cell, integrated over the
+        pixel centres of the grid ``weights`` (a grid spanning ``shape``, the extent the
+        index was built for). Returns (mass, centroid y, centroid x); mass 0 for cells
+        that hold no pixel centre (their centroids are NaN)."""
+        n = len(self.sy)
+        m, cy, cx = np.zeros(n), np.zeros(n), np.zeros(n)
+        gh, gw = weights.shape
+        _centroids(self.sy, self.sx, self.cstart, self.cand, self.nby, self.nbx, self.cell, gh / shape[0],
+                   gw / shape[1], np.ascontiguousarray(weights, dtype=np.float64), m, cy, cx)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return m, cy / m, cx / m
 
     def labels(self, out_shape, *, offset=(0.0, 0.0), dy=None, dx=None) -> np.ndarray:
         """int32 labels 1..n of the nearest seed to pixel (i + offset_y + dy, j + offset_x + dx)."""

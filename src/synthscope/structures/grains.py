@@ -151,20 +151,15 @@ def _lloyd(seeds, shape, steps, weights=None):
     n = len(seeds)
     scale = min(1.0, 10.0 / max(1.0, math.sqrt(h * w / n)))
     ch, cw = max(8, int(h * scale)), max(8, int(w * scale))
-    sy, sx = ch / h, cw / w
-    yy, xx = np.mgrid[0:ch, 0:cw].astype(np.float64)
     # weights: a coarse grid over ``shape`` (``smooth_grid``), zoomed to this grid
     wt = np.ones((ch, cw)) if weights is None else upsample_bilinear(weights, (ch, cw)).astype(np.float64)
-    pts = seeds * (sy, sx)
+    pts = np.array(seeds, dtype=np.float64)
     for _ in range(int(steps)):
-        lab = SeedIndex(pts, (ch, cw)).labels((ch, cw), offset=(0.5, 0.5)).ravel()  # pixel centres
-        m = np.bincount(lab, weights=wt.ravel(), minlength=n + 1)[1:]
-        cy = np.bincount(lab, weights=(yy * wt).ravel(), minlength=n + 1)[1:]
-        cx = np.bincount(lab, weights=(xx * wt).ravel(), minlength=n + 1)[1:]
+        m, cy, cx = SeedIndex(pts, (h, w), bucket=1.0).centroids(wt, (h, w))  # few queries: cheap build
         ok = m > 0
-        pts[ok, 0] = cy[ok] / m[ok] + 0.5
-        pts[ok, 1] = cx[ok] / m[ok] + 0.5
-    return pts / (sy, sx)
+        pts[ok, 0] = cy[ok]
+        pts[ok, 1] = cx[ok]
+    return pts
 
 
 def _delaunay_pairs(seeds: np.ndarray) -> np.ndarray:
