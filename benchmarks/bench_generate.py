@@ -28,6 +28,19 @@ def main():
     ours = median_ms(lambda i: r.render_index(i, entropy=1, shape=shape), a.n)
     print(f"grain_boundaries {a.size}x{a.size} (image + labels + stats): median {ours:.1f} ms/sample/core "
           f"({1e3 / ours:.1f} samples/s/core)")
+    # where the time goes: structure (grains + distractors) and imaging (detector), each
+    # timed alone on the same scenarios
+    from synthscope.params.space import stage_rng
+
+    scen = [r.space.sample_one(1, i) for i in range(a.n + 1)]
+    specs = {}
+
+    def structure(i):
+        specs[i] = r.structure(shape, scen[i], stage_rng(1, i, "structure"))
+
+    t_struct = median_ms(structure, a.n)
+    t_img = median_ms(lambda i: r.imaging(specs[i], scen[i], stage_rng(1, i, "imaging")), a.n)
+    print(f"  of which structure {t_struct:.1f} ms, imaging {t_img:.1f} ms (medians of each)")
     try:
         import porespy
     except ImportError:

@@ -208,6 +208,16 @@ def test_level_set_matches_the_dense_formula(ring):
     assert np.abs(a - (1 + 0.3 * w)).max() < 1e-6 and (w > 0).any()
 
 
+def test_triple_junctions_are_the_windows_of_three_grains():
+    from synthscope.structures._kernels import triple_junctions
+
+    inst = generate_grains((128, 128), mean_grain_diameter_px=20, rng=SEED).instances
+    a, b, c, d = inst[:-1, :-1], inst[:-1, 1:], inst[1:, :-1], inst[1:, 1:]
+    n_diff = (a != b).astype(int) + (a != c) + (a != d) + (b != c) + (b != d) + (c != d)
+    ref = np.argwhere(n_diff >= 5)
+    assert len(ref) > 10 and np.array_equal(triple_junctions(inst), ref)
+
+
 def test_fast_normals_are_numpys_stream():
     from synthscope.structures._kernels import normals_f32
 

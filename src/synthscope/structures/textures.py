@@ -78,14 +78,15 @@ def smooth_field(
     rng = np.random.default_rng(rng)
     h, w = shape
     step = wavelength_px / 4.0
+    sums = []
     if step < 1.0:
         # the finest fields: smooth white noise at full resolution
         out = normals_f32(rng, (h, w))
         out = gaussian_blur(out, max(step, 0.5), mode="wrap", out=out)
     else:
-        out = upsample_bilinear(smooth_grid(shape, wavelength_px=wavelength_px, rng=rng), (h, w))
+        out = upsample_bilinear(smooth_grid(shape, wavelength_px=wavelength_px, rng=rng), (h, w), sums=sums)
     if add_to is not None:
-        return add_standardized(add_to, out, amplitude)
+        return add_standardized(add_to, out, amplitude, sums=sums or None)
     out = standardize_inplace(out)
     if amplitude != 1.0:
         out *= np.float32(amplitude)
