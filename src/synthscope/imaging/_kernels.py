@@ -159,16 +159,17 @@ def poisson_tables() -> np.ndarray:
 def _poisson1(gen, lam, cdf):
     """One exact Poisson(lam) draw: Poisson(floor(lam)) by inversion of its table row
     plus Poisson(frac(lam)) by sequential inversion (the sum of independent Poisson
-    variables is Poisson with the summed mean)."""
+    variables is Poisson with the summed mean). One uniform serves both: where it falls
+    inside the step of F it inverted is again uniform, and independent of the count."""
     if lam <= 0.0:
         return 0.0
     if lam >= cdf.shape[0]:
         return float(gen.poisson(lam))
     m = int(lam)
     n = 0.0
+    u = gen.random()
     if m > 0:
         # the least k with u < F(k), searched from the mode (about sqrt(m) steps)
-        u = gen.random()
         k = m
         if u < cdf[m, k]:
             while k > 0 and u < cdf[m, k - 1]:
@@ -177,9 +178,13 @@ def _poisson1(gen, lam, cdf):
             while u >= cdf[m, k]:
                 k += 1
         n = float(k)
+        lo = cdf[m, k - 1] if k > 0 else 0.0
+        step = cdf[m, k] - lo
+        u = (u - lo) / step if step > 1e-9 else gen.random()  # a fresh draw in the far tail
     d = lam - m
-    if d > 0.0:
-        u = gen.random()
+    # Poisson(d) is 0 with probability exp(-d): settled without the exponential when u
+    # lies below exp(-d)'s lower bound 1 - d (most draws)
+    if d > 0.0 and u >= 1.0 - d:
         p = math.exp(-d)
         f = p
         k = 0
