@@ -96,12 +96,15 @@ def test_bad_arguments():
         generate_particles((64, 64), area_fraction=0.95)
 
 
-def test_precipitates_recipe_meets_its_targets_over_100_samples():
+@pytest.mark.parametrize("entropy", [3, 4])
+def test_precipitates_recipe_meets_its_targets_over_100_samples(entropy):
+    # entropy 4 holds a dense (0.54), clustered, separated case that jams: the rest
+    # must still be placed
     r = get_recipe("precipitates")
     space = r.space.with_overrides({"mean_diameter_px": "loguniform(6, 40)"})
     af_err, ratio = [], []
     for i in range(100):
-        s = space.sample_one(3, i)
+        s = space.sample_one(entropy, i)
         spec = r.structure((256, 256), s, np.random.default_rng(i))
         af_err.append(spec.stats["area_fraction"] - s["area_fraction"])
         target = s["mean_diameter_px"]
@@ -132,7 +135,7 @@ def test_pores_hit_porosity_and_size(kind):
     from synthscope.structures.pores import generate_pores
 
     por, ds = [], []
-    for i in range(6):
+    for i in range(20):  # the mean size of a handful of images varies by ~10 % itself
         s = generate_pores((256, 256), porosity=0.15, mean_diameter_px=14, kind=kind, rng=i)
         por.append(s.stats["porosity"])
         ds.append(s.stats["mean_pore_diameter_px"])

@@ -117,6 +117,7 @@ def _place(labels, instances, cls, next_id, target_area, diam, rng, *, shape, as
     occupied = labels > 0
     guard = ndi.binary_dilation(occupied, iterations=int(gap)) if gap >= 1 and occupied.any() else occupied.copy()
     covered = int((labels == cls).sum())
+    slack = 0.005 * h * w  # the most the area may overshoot the target, px
     misses = 0  # particles in a row that found no room: jammed after 25
     cdf = np.cumsum(intensity.ravel(), dtype=np.float64) if intensity is not None else None
     pool: list = []
@@ -158,10 +159,16 @@ def _place(labels, instances, cls, next_id, target_area, diam, rng, *, shape, as
                 if np.any((other != 0) & (other != cls)):
                     continue
             new = sub & (labels[ys, xs] == 0)
+            n_new = int(new.sum())
+            if covered + n_new > target_area + slack:
+                # it would overshoot the target by more than the slack (its footprint,
+                # cut by the border and by overlaps, is what counts): a smaller one next
+                misses -= 1
+                break
             labels[ys, xs][new] = cls
             instances[ys, xs][sub & ((instances[ys, xs] == 0) | (labels[ys, xs] == cls))] = next_id
             next_id += 1
-            covered += int(new.sum())
+            covered += n_new
             gy = slice(max(ys.start - int(gap), 0), min(ys.stop + int(gap), h))
             gx = slice(max(xs.start - int(gap), 0), min(xs.stop + int(gap), w))
             if gap >= 1:
@@ -288,10 +295,11 @@ def generate_particles(
             next_id = _place(labels, instances, 1, next_id, area_fraction * h * w, diam, rng, gap=gap_px,
                              touching=touching_fraction if placement == "touching" else 0.0, **kw)
             if (labels == 1).mean() < area_fraction - 0.005:
-                # jammed (no room left for another separate particle): the rest may touch
+                # jammed (no room left for another separate particle): the rest may touch,
+                # and may fall outside the clusters when these are full
                 diam = _lognormal_diameters(rng, n, mean_diameter_px, size_cv)
                 next_id = _place(labels, instances, 1, next_id, area_fraction * h * w, diam, rng, gap=0.0,
-                                 touching=1.0, **kw)
+                                 touching=1.0, **{**kw, "intensity": None})
     if fine_area_fraction > 0:
         n = int(4 * fine_area_fraction * h * w / (math.pi * fine_diameter_px**2 / 4)) + 20
         diam = _lognormal_diameters(rng, n, fine_diameter_px, fine_size_cv)
