@@ -38,8 +38,9 @@ SPACE = ParameterSpace(
         P("gap_px", Uniform(0.0, 3.0), 0.0, 50.0, doc="least gap between separate particles, px"),
         P("clustering", Choice((0.0, 0.0, 0.3, 0.7)), 0.0, 1.0, doc="0 uniform .. 1 strongly clustered positions"),
         P("fine_area_fraction", Choice((0.0, 0.0, 0.01, 0.03)), 0.0, 0.4, doc="fine precipitates (class 2) in the matrix"),
-        P("fine_diameter_px", Uniform(2.5, 6.0), 1.0, 100.0, doc="mean diameter of fine precipitates, px (coarse ones are >= 3.5x larger)"),
-        P("fine_contrast", Uniform(0.7, 2.0), 0.0, 10.0, doc="tint change of fine precipitates / that of coarse ones"),
+        P("fine_diameter_px", Uniform(2.5, 10.0), 1.0, 100.0, doc="mean diameter of fine precipitates, px (coarse ones are >= 3.5x larger)"),
+        P("fine_contrast", LogUniform(0.7, 4.0), 0.0, 10.0,
+          doc="tint change of fine precipitates / that of coarse ones (fine pits are often far darker)"),
         # appearance
         P("polarity", Choice(("dark", "bright")), options=("dark", "bright"), doc="precipitates darker or brighter than the matrix"),
         P("particle_contrast", Uniform(0.1, 1.0), 0.0, 5.0, doc="tint difference precipitate - matrix (polarity sets the sign)"),
