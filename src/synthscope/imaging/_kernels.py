@@ -132,13 +132,6 @@ def signal_map(tint, height, topo, edge_gain, slope_cap, free, out):
     return n, c + m, max(s2 / n - m * m, 0.0)
 
 
-@numba.njit(cache=True, nogil=True)
-def add_scaled(out, a, scale):
-    """``out += scale * a`` in place."""
-    for i in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            out[i, j] += scale * a[i, j]
-
 
 #: means below this are drawn from tables (``poisson_tables``), above it by numba's
 #: port of numpy's transformed rejection

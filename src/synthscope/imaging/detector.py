@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from synthscope.imaging import _kernels as _k
-from synthscope.structures._kernels import gaussian_blur, normals_f32
+from synthscope.structures._kernels import add_scaled, gaussian_blur, normals_f32
 from synthscope.structures.specimen import Specimen
 from synthscope.structures.textures import fbm_noise, smooth_field
 
@@ -135,7 +135,7 @@ def image_detector(
     sd = math.sqrt(var) or 1.0
     if background_amplitude > 0:
         bg = fbm_noise(shape, wavelength_px=background_wavelength_px, beta=2.5, rng=rng)
-        _k.add_scaled(sig, bg, np.float32(background_amplitude * sd))
+        add_scaled(sig, bg, np.float32(0.0), np.float32(background_amplitude * sd))
     if blur_sigma_px > 0:
         sig = gaussian_blur(sig, blur_sigma_px, out=sig)
     off = np.zeros(0, np.float32)

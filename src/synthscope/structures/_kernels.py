@@ -12,7 +12,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["upsample_bilinear", "standardize_inplace", "add_standardized", "groove_profile", "SeedIndex", "gaussian_recursive", "gaussian_blur",
+__all__ = ["upsample_bilinear", "standardize_inplace", "add_standardized", "add_scaled", "groove_profile", "SeedIndex", "gaussian_recursive", "gaussian_blur",
            "normals_f32", "stamp_particle", "draw_line", "add_level_set",
            "triple_junctions"]
 
@@ -82,7 +82,8 @@ def _sums(a):
 
 
 @numba.njit(cache=True, nogil=True)
-def _add_scaled(out, a, offset, scale):
+def add_scaled(out, a, offset, scale):
+    """``out += (a - offset) * scale`` in place (2-D)."""
     for i in range(a.shape[0]):
         for j in range(a.shape[1]):
             out[i, j] += (a[i, j] - offset) * scale
@@ -96,7 +97,7 @@ def add_standardized(out: np.ndarray, a: np.ndarray, amplitude: float = 1.0, *, 
     n = a.size
     mean = s / n
     sd = math.sqrt(max(s2 / n - mean * mean, 0.0))
-    _add_scaled(out, a, np.float32(mean), np.float32(amplitude / sd if sd > 0 else amplitude))
+    add_scaled(out, a, np.float32(mean), np.float32(amplitude / sd if sd > 0 else amplitude))
     return out
 
 

@@ -415,7 +415,6 @@ def generate_grains(
     height = np.zeros((h, w), dtype=np.float32)
     if groove_depth > 0 and edges.any():
         sigma = max(0.3, groove_width_px / 2.0)
-        e = edges.astype(np.float32)
         # a blurred line of unit height: the edge map blurred, times the kernel's peak
         # to line ratio sqrt(2 pi) sigma
         e = edges.astype(np.float32) * np.float32(math.sqrt(2 * math.pi) * sigma)
