@@ -1,3 +1,5 @@
+import pickle
+
 import numpy as np
 import pytest
 import yaml
@@ -32,6 +34,9 @@ def test_recipe_invariants(name):
     assert np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask)
     assert not np.array_equal(a.image, c.image)
     assert a.scenario == r.space.validate_scenario(a.scenario)
+    # recipes travel to worker processes by pickle, and render the same there
+    again = pickle.loads(pickle.dumps(r)).render_index(3, entropy=SEED, shape=shape)
+    assert np.array_equal(a.image, again.image) and np.array_equal(a.mask, again.mask)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -94,7 +99,7 @@ def test_coating_lamellae_and_layer_streaks_change_the_look_not_the_labels():
     base = {**r.space.sample_one(0, 0), "coating_lamellae": 0.0, "layer_streaks": 0.0, "coating_porosity": 0.0,
             "substrate_porosity": 0.0, "layer_position": 0.6, "layer_thickness_px": 40.0, "coating_fraction": 1.0,
             "cracks_per_100px": 0.0, "phase_texture": 0.0, "coating_mottle": 0.0, "coating_level": 0.9,
-            "layer_level": 0.4, "lamella_offset": 0.0, "dark_level": 0.05}
+            "layer_level": 0.4, "lamella_offset": 0.0, "dark_level": 0.05, "magnification": 1.0}
     plain = r.structure((128, 192), base, np.random.default_rng(5))
     rich = r.structure((128, 192), {**base, "coating_lamellae": 0.25, "layer_streaks": 0.06}, np.random.default_rng(5))
     assert np.array_equal(plain.labels, rich.labels)

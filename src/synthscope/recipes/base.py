@@ -14,7 +14,7 @@ import yaml
 from synthscope.datasets.sample import Sample
 from synthscope.params.space import Parameter, ParameterSpace, stage_rng
 
-__all__ = ["Recipe", "register_recipe", "get_recipe", "list_recipes", "load_scenario_file", "detector_image", "DETECTOR_KEYS", "DETECTOR_GAIN_NOISE"]
+__all__ = ["Recipe", "register_recipe", "get_recipe", "list_recipes", "load_scenario_file", "detector_image", "magnifiable", "DETECTOR_KEYS", "DETECTOR_GAIN_NOISE"]
 
 _REGISTRY: dict[str, Recipe] = {}
 SCORINGS = ("boundaries", "regions", "instances")
@@ -113,6 +113,27 @@ def detector_image(specimen, s: Mapping[str, Any], rng, **settings):
     kw = {k: s[k] for k in DETECTOR_KEYS if k in s}
     kw.update(settings)
     return image_detector(specimen, rng=rng, **kw)
+
+
+class magnifiable:  # noqa: N801  (used as a decorator-like wrapper)
+    """A structure function that honours a ``magnification`` scenario key (default 1):
+    the structure is drawn on a grid ``magnification`` times coarser and enlarged to the
+    requested shape (`Specimen.magnified`), so every structure length in pixels grows by
+    that factor while the detector (PSF, noise) still acts per output pixel, as at a
+    higher magnification of the microscope. Statistics stay in the drawn grid's pixels;
+    ``magnification`` and that grid's ``structure_shape`` are added to them. (A class,
+    not a closure, so that recipes still pickle into worker processes.)"""
+
+    def __init__(self, structure: Callable):
+        self.structure = structure
+        self.__doc__ = structure.__doc__
+
+    def __call__(self, shape, s, rng):
+        m = float(s.get("magnification", 1.0))
+        if not m > 1.0:
+            return self.structure(shape, s, rng)
+        small = tuple(max(8, round(n / m)) for n in shape)
+        return self.structure(small, s, rng).magnified(shape).with_stats(magnification=m, structure_shape=list(small))
 
 
 def register_recipe(recipe: Recipe) -> Recipe:

@@ -15,7 +15,14 @@ from scipy import ndimage as ndi
 
 from synthscope.params.distributions import Choice, LogUniform, TruncNormal, Uniform
 from synthscope.params.space import ParameterSpace
-from synthscope.recipes.base import DETECTOR_GAIN_NOISE, P, Recipe, detector_image, register_recipe
+from synthscope.recipes.base import (
+    DETECTOR_GAIN_NOISE,
+    P,
+    Recipe,
+    detector_image,
+    magnifiable,
+    register_recipe,
+)
 from synthscope.structures.layers import generate_layers
 from synthscope.structures.textures import fbm_noise
 
@@ -24,7 +31,10 @@ __all__ = ["COATING_CROSS_SECTION"]
 SPACE = ParameterSpace(
     (
         # structure
-        P("layer_thickness_px", LogUniform(10.0, 150.0), 1.0, 2000.0, doc="mean layer thickness, px"),
+        P("magnification", LogUniform(1.0, 3.0), 1.0, 16.0,
+          doc="the structure is drawn this many times coarser and enlarged (lengths in px below grow by it)"),
+        P("layer_thickness_px", LogUniform(10.0, 150.0), 1.0, 2000.0,
+          doc="mean layer thickness, px before magnification (at most 0.45 of the height)"),
         P("thickness_variation", Uniform(0.03, 0.25), 0.0, 2.0, doc="rms relative thickness variation along the layer"),
         P("layer_position", Uniform(0.3, 0.75), 0.05, 0.95, doc="layer centre height / image height (from the top)"),
         P("interface_amplitude_px", LogUniform(1.0, 20.0), 0.0, 500.0, doc="rms undulation of the interfaces, px"),
@@ -81,7 +91,7 @@ def _stretched_field(shape, sigma_y, sigma_x, rng):
 def _structure(shape, s, rng):
     spec = generate_layers(
         shape,
-        layer_thickness_px=s["layer_thickness_px"],
+        layer_thickness_px=min(s["layer_thickness_px"], 0.45 * shape[0]),
         thickness_variation=s["thickness_variation"],
         layer_position=s["layer_position"],
         # an interface cannot bend more steeply than its wavelength allows
@@ -141,7 +151,7 @@ COATING_CROSS_SECTION = register_recipe(
     Recipe(
         name="coating_cross_section",
         space=SPACE,
-        structure=_structure,
+        structure=magnifiable(_structure),
         imaging=_imaging,
         classes=("background", "layer", "crack"),
         scoring="regions",

@@ -53,3 +53,27 @@ class Specimen:
 
     def with_stats(self, **stats) -> Specimen:
         return replace(self, stats={**self.stats, **stats})
+
+    def magnified(self, shape: tuple[int, int]) -> Specimen:
+        """This 2D specimen enlarged to ``shape`` (a higher magnification of the same
+        structure): material maps by linear interpolation, labels and instances by
+        nearest neighbour, so classes stay exact. Statistics are kept as they are (in
+        the pixels of the unmagnified grid)."""
+        if self.labels.ndim != 2:
+            raise ValueError(f"magnified: a 2D specimen is needed, got shape {self.labels.shape}")
+        from scipy import ndimage as ndi
+
+        h, w = (int(v) for v in shape)
+        if (h, w) == self.labels.shape:
+            return self
+        z = (h / self.labels.shape[0], w / self.labels.shape[1])
+
+        def up(a, order):
+            return ndi.zoom(a, z, order=order, grid_mode=True, mode="nearest")
+
+        return replace(
+            self,
+            labels=up(self.labels, 0),
+            instances=None if self.instances is None else up(self.instances, 0),
+            maps={k: up(np.asarray(m, np.float32), 1) for k, m in self.maps.items()},
+        )
