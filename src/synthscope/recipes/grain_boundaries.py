@@ -50,7 +50,9 @@ SPACE = ParameterSpace(
         P("groove_width_variation", Uniform(0.0, 1.0), 0.0, 1.0, doc="variation of line width along boundaries"),
         P("boundary_gap_fraction", Uniform(0.0, 0.3), 0.0, 0.95, doc="share of boundary length faded out"),
         P("grain_contrast", Uniform(0.04, 0.25), 0.0, 1.0, doc="std of per-grain tint"),
-        P("min_adjacent_contrast", Uniform(0.0, 0.15), 0.0, 0.5, doc="least tint difference between neighbouring grains"),
+        # enforced: a wider default made every boundary a clear tint step, and the networks
+        # then missed lines between like-toned cells (EM membranes)
+        P("min_adjacent_contrast", Uniform(0.0, 0.05), 0.0, 0.5, doc="least tint difference between neighbouring grains"),
         P("texture_amplitude", Uniform(0.0, 0.1), 0.0, 1.0, doc="fBm texture inside grains"),
         P("texture_wavelength", Uniform(0.2, 0.67), 0.01, 5.0, doc="texture wavelength / grain diameter (paper: 1/5 to 2/3)"),
         # distractors (labelled background)
