@@ -264,6 +264,29 @@ def test_refine_and_pretrain_commands(tiny_dataset, tmp_path):
     one_line_error(run("train", "--real", lab, "--labelled", "3", "--out", tmp_path / "y"), "--labelled", "1..2")
 
 
+def test_train_pools_several_real_folders(tiny_dataset, tmp_path):
+    """``--real`` repeated pools the folders; a class found in any of them widens the
+    network's classes, and a folder without masks is named in a one-line error."""
+    root = tiny_dataset
+    lab = tmp_path / "lab"
+    (lab / "images").mkdir(parents=True)
+    (lab / "masks").mkdir()
+    for i, s in enumerate(smooth_images(2, 64, seed=40)):
+        Image.fromarray((s * 255).astype(np.uint8)).save(lab / "images" / f"{i}.png")
+        Image.fromarray((s > 0.5).astype(np.uint8)).save(lab / "masks" / f"{i}.png")
+    lab2 = tmp_path / "lab2"
+    (lab2 / "images").mkdir(parents=True)
+    (lab2 / "masks").mkdir()
+    s = smooth_images(1, 48, seed=41)[0]
+    Image.fromarray((s * 255).astype(np.uint8)).save(lab2 / "images" / "a.png")
+    Image.fromarray(np.digitize(s, [0.4, 0.6]).astype(np.uint8)).save(lab2 / "masks" / "a.png")
+    res = run("train", "--real", lab, "--real", lab2, "--out", tmp_path / "pool", "--max-steps", "1",
+              "--stages", "32:2:1.0", "--width", "8", "--loader-workers", "0", "--device", "cpu")
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "pool" / "config.json").read_text())["train"]["classes"] == ["class0", "class1", "class2"]
+    one_line_error(run("train", "--real", lab, "--real", root / "real", "--out", tmp_path / "z"), "real", "masks")
+
+
 def test_gan_commands_bad_input(tiny_dataset, tmp_path):
     root = tiny_dataset
     out = tmp_path / "o"

@@ -244,8 +244,8 @@ def train(
     stages: Annotated[str, typer.Option(help="progressive resizing: size:batch:share,...")] = "128:16:0.4,256:8:0.6",
     amp: Annotated[bool, typer.Option(help="mixed precision: CUDA, or bfloat16 on CPUs that have it natively")] = True,
     textures: Annotated[Path | None, typer.Option(help="surface_cracks: quilt textures from the crack-free parts of these images")] = None,
-    real: Annotated[Path | None, typer.Option(help="or fine-tune on labelled real images (a folder with images/ and masks/)")] = None,
-    labelled: Annotated[int | None, typer.Option(help="with --real: use only the first N images (by name)")] = None,
+    real: Annotated[list[Path] | None, typer.Option(help="or train on labelled real images (a folder with images/ and masks/; repeat to pool several)")] = None,
+    labelled: Annotated[int | None, typer.Option(help="with --real: use only the first N images (by name) of each folder")] = None,
     refiner: Annotated[Path | None, typer.Option(help="with --recipe: refine every render with this refiner (synthscope refine)")] = None,
 ):
     """Train a segmentation network on streamed or generated synthetic data (or a few
@@ -272,16 +272,22 @@ def train(
     if real is not None:
         from synthscope.datasets.real import RealFolder
 
-        folder = RealFolder(real)
-        if not folder.has_masks:
-            fail(f"{real}: no masks/ folder; --real needs labelled images")
-        n = len(folder) if labelled is None else labelled
-        if not 1 <= n <= len(folder):
-            fail(f"--labelled must be in 1..{len(folder)} for {real}, got {labelled}")
-        got = [folder.pair(i) for i in range(n)]
-        pairs = ([g[0] for g in got], [g[1] for g in got])
-        top = max(int(m.max()) for m in pairs[1])
-        classes = tuple(folder.classes[k] for k in sorted(folder.classes)) if folder.classes else ()
+        images, masks, names = [], [], None
+        for path in real:
+            folder = RealFolder(path)
+            if not folder.has_masks:
+                fail(f"{path}: no masks/ folder; --real needs labelled images")
+            n = len(folder) if labelled is None else labelled
+            if not 1 <= n <= len(folder):
+                fail(f"--labelled must be in 1..{len(folder)} for {path}, got {labelled}")
+            got = [folder.pair(i) for i in range(n)]
+            images += [g[0] for g in got]
+            masks += [g[1] for g in got]
+            here = tuple(folder.classes[k] for k in sorted(folder.classes)) if folder.classes else ()
+            names = here if names is None or len(here) > len(names) else names
+        pairs = (images, masks)
+        top = max(int(m.max()) for m in masks)
+        classes = names
         if len(classes) < 2 or top >= len(classes):
             classes = tuple(f"class{c}" for c in range(max(2, top + 1)))
     elif data is not None:
