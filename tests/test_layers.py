@@ -33,7 +33,37 @@ def test_cracks_cross_the_layer_and_stay_inside():
     assert not np.any((s.maps["phase"] == 4) & layer)
 
 
-@pytest.mark.parametrize("bad", [dict(layer_position=1.2), dict(layer_thickness_px=0)])
+def test_coating_coverage_is_the_share_of_the_layer_under_coating():
+    kw = dict(layer_thickness_px=30, layer_position=0.7, coating_fraction=1.0, interface_amplitude_px=2.0,
+              interface_wavelength_px=60.0, coating_porosity=0.0, cracks_per_100px=0.0)
+    full = generate_layers((160, 600), **kw, rng=4)
+    assert full.stats["coating_coverage"] == 1.0
+    got = [generate_layers((160, 600), **kw, coating_coverage=0.5, rng=i).stats["coating_coverage"] for i in range(20)]
+    assert abs(np.mean(got) - 0.5) < 0.08, np.mean(got)
+    bare = generate_layers((160, 600), **kw, coating_coverage=0.0, rng=5)
+    phase = bare.maps["phase"]
+    assert not (phase == 1).any() and (phase == 0).any()
+    # spalled or not, the layer and its labels are the same
+    assert np.array_equal(bare.labels, generate_layers((160, 600), **kw, coating_coverage=1.0, rng=5).labels)
+    # mount lies straight on the layer where the coating is gone: the pixel above the
+    # layer's top is mount in every column
+    top = np.argmax(bare.labels > 0, axis=0)
+    assert np.all(phase[np.maximum(top - 1, 0), np.arange(600)] == 0)
+
+
+def test_mount_glows_next_to_the_specimen():
+    r = get_recipe("coating_cross_section")
+    s = {**r.space.sample_one(3, 0), "magnification": 1.0, "coating_fraction": 0.5, "layer_position": 0.75,
+         "mount_glow": 0.3, "mount_glow_px": 20.0, "mount_level": 0.1, "phase_texture": 0.0}
+    spec = r.structure((200, 200), s, np.random.default_rng(2))
+    mount = spec.maps["phase"] == 0
+    d = ndi.distance_transform_edt(mount)
+    tint = spec.maps["tint"]
+    near, far = tint[mount & (d <= 3)].mean(), tint[mount & (d > 40)].mean()
+    assert abs(far - 0.1) < 0.03 and abs(near - far - 0.3 * np.exp(-2 / 20)) < 0.05, (near, far)
+
+
+@pytest.mark.parametrize("bad", [dict(layer_position=1.2), dict(layer_thickness_px=0), dict(coating_coverage=1.5)])
 def test_bad_arguments(bad):
     with pytest.raises(ValueError):
         generate_layers((64, 64), **bad)

@@ -42,6 +42,8 @@ SPACE = ParameterSpace(
         P("interface_jagged_px", Uniform(0.0, 3.0), 0.0, 50.0, doc="fine interface roughness, px"),
         P("tilt_deg", Uniform(-8.0, 8.0), -45.0, 45.0, doc="slope of the layer, deg"),
         P("coating_fraction", Uniform(0.6, 1.0), 0.0, 1.0, doc="share of the space above the layer that is coating (the rest is mount)"),
+        P("coating_coverage", Choice((1.0, 1.0, 0.75, 0.4)), 0.0, 1.0,
+          doc="share of the layer's length still under coating (the rest spalled: mount straight on the layer)"),
         P("cracks_per_100px", Uniform(0.0, 2.5), 0.0, 50.0, doc="cracks through the layer per 100 px of its length"),
         P("crack_width_px", Uniform(1.0, 4.0), 0.3, 50.0, doc="crack width, px"),
         P("crack_wander", Uniform(0.05, 0.5), 0.0, 5.0, doc="lateral random walk of a crack, px per px"),
@@ -62,6 +64,9 @@ SPACE = ParameterSpace(
           doc="substrate signal minus layer signal (mostly near 0: the hard case)"),
         P("lamella_offset", Uniform(-0.1, 0.15), -1.0, 1.0, doc="lamella signal minus layer signal"),
         P("mount_level", Uniform(0.0, 0.3), 0.0, 1.0, doc="signal of the mount above the coating"),
+        P("mount_glow", Uniform(0.0, 0.35), 0.0, 1.0,
+          doc="extra signal of the mount next to the specimen (charging halo), fading with distance"),
+        P("mount_glow_px", LogUniform(10.0, 150.0), 1.0, 5000.0, doc="decay length of that halo, px"),
         P("dark_level", Uniform(0.0, 0.15), 0.0, 1.0, doc="signal of pores and cracks"),
         P("phase_texture", Uniform(0.0, 0.08), 0.0, 1.0, doc="fBm texture within phases"),
         P("coating_mottle", Uniform(0.0, 0.25), 0.0, 2.0, doc="grey lamellae/inclusions within the coating"),
@@ -100,6 +105,7 @@ def _structure(shape, s, rng):
         interface_jagged_px=s["interface_jagged_px"],
         tilt_deg=s["tilt_deg"],
         coating_fraction=s["coating_fraction"],
+        coating_coverage=s["coating_coverage"],
         cracks_per_100px=s["cracks_per_100px"],
         crack_width_px=s["crack_width_px"],
         crack_wander=s["crack_wander"],
@@ -138,6 +144,10 @@ def _structure(shape, s, rng):
         # grey splat boundaries and inclusions inside the coating
         m = fbm_noise(shape, wavelength_px=4 * s["texture_wavelength_px"], beta=3.0, rng=rng)
         tint = np.where(phase == 1, tint - s["coating_mottle"] * (m > 0.8), tint)
+    mount = phase == 0
+    if s["mount_glow"] > 0 and mount.any() and not mount.all():
+        d = ndi.distance_transform_edt(mount)
+        tint = tint + np.where(mount, s["mount_glow"] * np.exp(-d / s["mount_glow_px"]), 0.0).astype(np.float32)
     dark = (phase >= 4).astype(np.float32)
     height = -ndi.gaussian_filter(dark, 1.0)
     return spec.with_maps(tint=tint.astype(np.float32), height=height.astype(np.float32))

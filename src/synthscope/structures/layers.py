@@ -57,6 +57,7 @@ def generate_layers(
     interface_jagged_px: float = 1.5,
     tilt_deg: float = 0.0,
     coating_fraction: float = 0.9,
+    coating_coverage: float = 1.0,
     cracks_per_100px: float = 1.0,
     crack_width_px: float = 2.0,
     crack_wander: float = 0.15,
@@ -80,6 +81,8 @@ def generate_layers(
     tilt_deg : the layer's slope
     coating_fraction : share of the space above the layer filled with coating; the rest,
         at the top, is mount (empty)
+    coating_coverage : share of the layer's length that still has coating above it; the
+        rest has spalled off, leaving mount straight on the layer
     cracks_per_100px, crack_width_px, crack_wander : cracks crossing the layer top to
         bottom, per 100 px of layer length; their width and lateral wander (share of the
         thickness)
@@ -92,6 +95,8 @@ def generate_layers(
     h, w = (int(s) for s in shape)
     if not 0 < layer_position < 1:
         raise ValueError(f"layer_position must be in (0, 1), got {layer_position}")
+    if not 0 <= coating_coverage <= 1:
+        raise ValueError(f"coating_coverage must be in [0, 1], got {coating_coverage}")
     if not layer_thickness_px > 0:
         raise ValueError(f"layer_thickness_px must be > 0, got {layer_thickness_px}")
     x = np.arange(w)
@@ -108,8 +113,17 @@ def generate_layers(
     layer = (yy >= top[None, :]) & (yy < bottom[None, :])
     above = yy < top[None, :]
     mount_line = top - coating_fraction * np.maximum(top, 0)
-    mount = yy < (mount_line + rough_profile(w, amplitude_px=interface_amplitude_px * 2,
-                                             wavelength_px=interface_wavelength_px, rng=rng))[None, :]
+    rough = rough_profile(w, amplitude_px=interface_amplitude_px * 2, wavelength_px=interface_wavelength_px, rng=rng)
+    if coating_coverage < 1:
+        # spalled stretches: the mount comes down to the layer; the coating thins to
+        # nothing over a flank about a wavelength / 8 wide
+        on = rough_profile(w, amplitude_px=1.0, wavelength_px=interface_wavelength_px * 2, rng=rng)
+        kept = (on <= np.quantile(on, coating_coverage)).astype(np.float64) if coating_coverage > 0 else np.zeros(w)
+        kept = ndi.gaussian_filter1d(kept, max(2.0, interface_wavelength_px / 8), mode="nearest")
+        keep = np.sqrt(np.clip(2 * kept - 1, 0, 1))
+        mount_line = top - keep * (top - mount_line)
+        rough = rough * keep
+    mount = yy < (mount_line + rough)[None, :]
     phase = np.full((h, w), 3, np.uint8)
     phase[above] = 1
     phase[above & mount] = 0
@@ -148,5 +162,6 @@ def generate_layers(
     thickness = layer.sum(0)
     stats = {"layer_area_fraction": float(layer.mean()), "mean_layer_thickness_px": float(thickness.mean()),
              "crack_count": int(n_cracks), "crack_area_fraction": float(crack.mean()),
-             "coating_porosity": float(pores[phase != 2].mean())}
+             "coating_porosity": float(pores[phase != 2].mean()),
+             "coating_coverage": float((phase[:, :] == 1).any(0).mean())}
     return Specimen(labels=labels, maps={"phase": phase}, stats=stats)
