@@ -3,7 +3,8 @@ for serial-section electron microscopy of tissue: cells as a tessellation with w
 membranes of varying width (`structures.grains` provides the tessellation), and
 organelles inside the cells that look like membranes but are labelled background:
 mitochondria (elongated bodies with a dark double wall and cristae across them),
-vesicles (small rings) and dense granules (dark dots).
+vesicles (small rings) and dense granules (dark dots); and dark patches filling some
+junctions between cells (labelled membrane, as annotators of such sections draw them).
 
 Labels: 0 cell interior, 1 membrane; instances: one id per cell.
 """
@@ -15,10 +16,11 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
+from synthscope.structures._kernels import triple_junctions
 from synthscope.structures.grains import generate_grains
 from synthscope.structures.specimen import Specimen
 
-__all__ = ["add_organelles", "generate_cells"]
+__all__ = ["add_organelles", "add_junction_blobs", "generate_cells"]
 
 
 def _room(specimen: Specimen, margin_px: float) -> np.ndarray:
@@ -100,6 +102,44 @@ def add_organelles(
     return specimen.with_maps(tint=tint).with_stats(**{f"{k}_count": v for k, v in counts.items()})
 
 
+def add_junction_blobs(specimen: Specimen, *, fraction: float = 0.1, radius_px: float = 6.0, depth: float = 1.0,
+                       rng=None) -> Specimen:
+    """Fill about ``fraction`` of the junctions where three or more cells meet with a
+    dark, irregular patch of radius about ``radius_px``: drawn into the ``height`` map as
+    a groove ``depth`` deep (as dark as a membrane) and labelled membrane (class 1)."""
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    rng = np.random.default_rng(rng)
+    if fraction == 0 or specimen.instances is None:
+        return specimen.with_stats(junction_blob_count=0)
+    pts = triple_junctions(np.ascontiguousarray(specimen.instances, dtype=np.int32)).astype(np.float64) + 0.5
+    if len(pts):
+        # one point per junction: the windows of a junction lie within a few px
+        _, first = np.unique((pts // max(4.0, radius_px)).astype(np.int64), axis=0, return_index=True)
+        pts = pts[np.sort(first)]
+    n = int(rng.binomial(len(pts), fraction)) if len(pts) else 0
+    labels = specimen.labels.copy()
+    height = specimen.maps["height"].copy()
+    h, w = labels.shape
+    for k in rng.choice(len(pts), size=n, replace=False) if n else ():
+        cy, cx = pts[k]
+        r = max(1.5, radius_px * math.exp(rng.normal(0, 0.3)))
+        reach = int(math.ceil(r * 1.5)) + 2
+        y0, y1, x0, x1 = max(int(cy) - reach, 0), min(int(cy) + reach + 1, h), max(int(cx) - reach, 0), \
+            min(int(cx) + reach + 1, w)
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+        ang = np.arctan2(yy - cy, xx - cx)
+        # outline: harmonics 2..4 of up to 20 % of the radius
+        amp, ph = 0.1 * rng.standard_normal(3), rng.uniform(0, 2 * np.pi, 3)
+        edge = r * (1 + sum(a * np.cos((i + 2) * ang + p) for i, (a, p) in enumerate(zip(amp, ph, strict=True))))
+        cover = np.clip(edge - np.hypot(yy - cy, xx - cx) + 0.5, 0, 1)
+        sub = height[y0:y1, x0:x1]
+        np.minimum(sub, (-depth * cover).astype(np.float32), out=sub)
+        labels[y0:y1, x0:x1][cover >= 0.5] = 1
+    return Specimen(labels=labels, instances=specimen.instances, maps={**specimen.maps, "height": height},
+                    stats={**specimen.stats, "junction_blob_count": n})
+
+
 def generate_cells(
     shape: tuple[int, int],
     *,
@@ -111,12 +151,15 @@ def generate_cells(
     gap_fraction: float = 0.05,
     cell_contrast: float = 0.05,
     label_width_px: float | None = None,
+    junction_blobs: float = 0.0,
+    junction_blob_radius_px: float = 6.0,
     rng=None,
     **organelles,
 ) -> Specimen:
     """Cells with membranes (class 1) and organelles (background). ``label_width_px``:
     width of the membrane class in the mask (default: the drawn width, 2..8 px);
-    ``organelles``: arguments of `add_organelles`."""
+    ``junction_blobs``, ``junction_blob_radius_px``: `add_junction_blobs`' fraction and
+    radius; ``organelles``: arguments of `add_organelles`."""
     rng = np.random.default_rng(rng)
     lw = float(np.clip(membrane_width_px, 2.0, 8.0)) if label_width_px is None else label_width_px
     spec = generate_grains(shape, mean_grain_diameter_px=mean_cell_diameter_px, size_spread=size_spread,
@@ -126,5 +169,7 @@ def generate_cells(
                            boundary_gap_fraction=gap_fraction, grain_contrast=cell_contrast,
                            min_adjacent_contrast=0.0, texture_amplitude=0.0, rng=rng)
     spec = add_organelles(spec, rng=rng, **organelles)
+    if junction_blobs > 0:
+        spec = add_junction_blobs(spec, fraction=junction_blobs, radius_px=junction_blob_radius_px, rng=rng)
     return spec.with_stats(cell_count=int(spec.stats.get("grain_count", 0)),
                            membrane_fraction=float((spec.labels == 1).mean()))
