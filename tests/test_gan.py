@@ -32,6 +32,16 @@ from synthscope.learning.refine import (
 from tests.test_cli import one_line_error, run
 
 
+def labelled_folder(root, images, *, thresholds):
+    """A folder of images/ and masks/ (classes: the images' levels cut at ``thresholds``)."""
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i, s in enumerate(images):
+        Image.fromarray((s * 255).astype(np.uint8)).save(root / "images" / f"{i}.png")
+        Image.fromarray(np.digitize(s, thresholds).astype(np.uint8)).save(root / "masks" / f"{i}.png")
+    return root
+
+
 def smooth_images(n, size=96, seed=0):
     """Smooth random images in [0, 1] (blobs): easy to tell from their noisy copies."""
     rng = np.random.default_rng(seed)
@@ -251,12 +261,7 @@ def test_refine_and_pretrain_commands(tiny_dataset, tmp_path):
         assert im.size == (160, 160)
     res = run("train", "--real", root / "real", "--out", tmp_path / "x", "--max-steps", "1")
     one_line_error(res, "real", "masks")
-    lab = tmp_path / "lab"
-    (lab / "images").mkdir(parents=True)
-    (lab / "masks").mkdir()
-    for i, s in enumerate(smooth_images(2, 64, seed=40)):
-        Image.fromarray((s * 255).astype(np.uint8)).save(lab / "images" / f"{i}.png")
-        Image.fromarray((s > 0.5).astype(np.uint8)).save(lab / "masks" / f"{i}.png")
+    lab = labelled_folder(tmp_path / "lab", smooth_images(2, 64, seed=40), thresholds=[0.5])
     res = run("train", "--real", lab, "--labelled", "1", "--init", tmp_path / "pt", "--out", tmp_path / "ft",
               "--max-steps", "2", "--stages", "32:2:1.0", "--width", "8", "--loader-workers", "0", "--device", "cpu")
     assert res.returncode == 0, res.stderr
@@ -268,18 +273,8 @@ def test_train_pools_several_real_folders(tiny_dataset, tmp_path):
     """``--real`` repeated pools the folders; a class found in any of them widens the
     network's classes, and a folder without masks is named in a one-line error."""
     root = tiny_dataset
-    lab = tmp_path / "lab"
-    (lab / "images").mkdir(parents=True)
-    (lab / "masks").mkdir()
-    for i, s in enumerate(smooth_images(2, 64, seed=40)):
-        Image.fromarray((s * 255).astype(np.uint8)).save(lab / "images" / f"{i}.png")
-        Image.fromarray((s > 0.5).astype(np.uint8)).save(lab / "masks" / f"{i}.png")
-    lab2 = tmp_path / "lab2"
-    (lab2 / "images").mkdir(parents=True)
-    (lab2 / "masks").mkdir()
-    s = smooth_images(1, 48, seed=41)[0]
-    Image.fromarray((s * 255).astype(np.uint8)).save(lab2 / "images" / "a.png")
-    Image.fromarray(np.digitize(s, [0.4, 0.6]).astype(np.uint8)).save(lab2 / "masks" / "a.png")
+    lab = labelled_folder(tmp_path / "lab", smooth_images(2, 64, seed=40), thresholds=[0.5])
+    lab2 = labelled_folder(tmp_path / "lab2", smooth_images(1, 48, seed=41), thresholds=[0.4, 0.6])
     res = run("train", "--real", lab, "--real", lab2, "--out", tmp_path / "pool", "--max-steps", "1",
               "--stages", "32:2:1.0", "--width", "8", "--loader-workers", "0", "--device", "cpu")
     assert res.returncode == 0, res.stderr
