@@ -104,3 +104,24 @@ def test_coating_render():
     r = get_recipe("coating_cross_section")
     smp = r.render_index(0, entropy=2, shape=(128, 192))
     assert smp.image.shape == (128, 192) and smp.mask.max() <= 2 and smp.image.dtype == np.float32
+
+
+def test_interface_beads_trace_the_lower_interface_over_the_requested_share():
+    r = get_recipe("coating_cross_section")
+    base = {**r.space.sample_one(1, 0), "magnification": 1.0, "bead_contrast": 0.5, "bead_spacing_px": 3.0,
+            "bead_radius_px": 1.0}
+    covered = {}
+    for share in (1.0, 0.5):
+        s = {**base, "interface_beads": share}
+        spec = r.structure((256, 512), s, np.random.default_rng(0))
+        plain = r.structure((256, 512), {**s, "interface_beads": 0.0}, np.random.default_rng(0))
+        assert np.array_equal(spec.labels, plain.labels)  # the dots are not labelled
+        d = spec.maps["tint"] - plain.maps["tint"]
+        ys, xs = np.nonzero(d > 0.25)
+        layer = spec.labels > 0
+        bottom = layer.shape[0] - 1 - np.argmax(layer[::-1], axis=0)
+        assert np.abs(ys - bottom[xs]).mean() < 2.0
+        covered[share] = len(np.unique(xs)) / layer.any(0).sum()
+    # dots 3 px apart, about 2 px wide: most columns along a traced stretch; half the
+    # stretches traced: half of that
+    assert covered[1.0] > 0.5 and abs(covered[0.5] / covered[1.0] - 0.5) < 0.15, covered

@@ -57,6 +57,11 @@ SPACE = ParameterSpace(
           doc="share of the layer taken by dark, horizontally elongated pores (labelled layer)"),
         P("interface_gap_fraction", Choice((0.0, 0.0, 0.3, 0.7)), 0.0, 1.0, doc="share of the lower interface opened into a dark gap"),
         P("interface_gap_px", Uniform(1.0, 4.0), 0.0, 50.0, doc="width of that gap, px"),
+        P("interface_beads", Uniform(0.0, 1.0), 0.0, 1.0,
+          doc="share of the lower interface traced by a row of small dots (oxide beads or voids; labelled background)"),
+        P("bead_spacing_px", LogUniform(2.0, 10.0), 0.5, 500.0, doc="distance between those dots, px"),
+        P("bead_radius_px", Uniform(0.5, 2.0), 0.2, 50.0, doc="radius of the dots, px"),
+        P("bead_contrast", Uniform(-0.5, 0.5), -2.0, 2.0, doc="signal of the dots minus the layer's (< 0 dark, > 0 bright)"),
         # appearance: signal levels of the phases
         P("coating_level", Uniform(0.65, 1.0), 0.0, 1.0, doc="signal of the coating"),
         P("layer_level", Uniform(0.25, 0.65), 0.0, 1.0, doc="signal of the layer"),
@@ -91,6 +96,37 @@ def _stretched_field(shape, sigma_y, sigma_x, rng):
                                  (sigma_y / k, sigma_x / k), mode="wrap")
     f = ndi.zoom(coarse, k, order=1)[:h, :w]
     return (f - f.mean()) / (f.std() or 1.0)
+
+
+def _interface_beads(labels, s, rng):
+    """Added signal of a row of small dots along the layer's lower interface, over a
+    share ``interface_beads`` of its length (stretches about 40 dots long)."""
+    h, w = labels.shape
+    out = np.zeros((h, w), np.float32)
+    inside = labels > 0
+    has = inside.any(0)
+    bottom = h - 1 - np.argmax(inside[::-1], axis=0)  # lowest layer row per column
+    spacing = max(s["bead_spacing_px"], 0.5)
+    xs = np.arange(rng.uniform(0, spacing), w, spacing)
+    xs = xs + rng.normal(0, 0.25 * spacing, len(xs))
+    # which stretches carry beads: a smooth random profile above its quantile
+    run = ndi.gaussian_filter1d(rng.standard_normal(len(xs) + 2), 10.0, mode="wrap")[1:-1] if len(xs) else xs
+    keep = run <= np.quantile(run, s["interface_beads"]) if len(xs) else np.zeros(0, bool)
+    r = s["bead_radius_px"]
+    reach = int(np.ceil(r)) + 1
+    for x, k in zip(xs, keep, strict=True):
+        xi = int(round(x))
+        if not k or not 0 <= xi < w or not has[xi]:
+            continue
+        y = bottom[xi] + 0.5 + rng.normal(0, 0.5)
+        rad = r * float(np.exp(rng.normal(0, 0.25)))
+        y0, y1, x0, x1 = max(int(y) - reach, 0), min(int(y) + reach + 1, h), max(xi - reach, 0), min(xi + reach + 1, w)
+        if y0 >= y1 or x0 >= x1:
+            continue
+        yy, xx = np.mgrid[y0:y1, x0:x1]
+        cover = np.clip(rad + 0.5 - np.hypot(yy - y, xx - x), 0, 1)
+        np.maximum(out[y0:y1, x0:x1], cover, out=out[y0:y1, x0:x1])
+    return out * np.float32(s["bead_contrast"])
 
 
 def _structure(shape, s, rng):
@@ -144,6 +180,8 @@ def _structure(shape, s, rng):
         # grey splat boundaries and inclusions inside the coating
         m = fbm_noise(shape, wavelength_px=4 * s["texture_wavelength_px"], beta=3.0, rng=rng)
         tint = np.where(phase == 1, tint - s["coating_mottle"] * (m > 0.8), tint)
+    if s["interface_beads"] > 0:
+        tint = tint + _interface_beads(spec.labels, s, rng)
     mount = phase == 0
     if s["mount_glow"] > 0 and mount.any() and not mount.all():
         d = ndi.distance_transform_edt(mount)
