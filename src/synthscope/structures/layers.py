@@ -163,5 +163,5 @@ def generate_layers(
     stats = {"layer_area_fraction": float(layer.mean()), "mean_layer_thickness_px": float(thickness.mean()),
              "crack_count": int(n_cracks), "crack_area_fraction": float(crack.mean()),
              "coating_porosity": float(pores[phase != 2].mean()),
-             "coating_coverage": float((phase[:, :] == 1).any(0).mean())}
+             "coating_coverage": float((phase == 1).any(0).mean())}
     return Specimen(labels=labels, maps={"phase": phase}, stats=stats)

@@ -129,7 +129,7 @@ def add_junction_blobs(specimen: Specimen, *, fraction: float = 0.1, radius_px: 
             min(int(cx) + reach + 1, w)
         yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
         ang = np.arctan2(yy - cy, xx - cx)
-        # outline: harmonics 2..4 of up to 20 % of the radius
+        # outline: harmonics 2..4, each of rms 10 % of the radius
         amp, ph = 0.1 * rng.standard_normal(3), rng.uniform(0, 2 * np.pi, 3)
         edge = r * (1 + sum(a * np.cos((i + 2) * ang + p) for i, (a, p) in enumerate(zip(amp, ph, strict=True))))
         cover = np.clip(edge - np.hypot(yy - cy, xx - cx) + 0.5, 0, 1)
