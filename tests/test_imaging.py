@@ -32,6 +32,25 @@ def test_shot_noise_has_poisson_variance():
         add_shot_noise(sig, 0, rng=rng)
 
 
+@pytest.mark.parametrize("lam", [80.0, 150.5, 900.3])
+def test_counts_beyond_the_tables_follow_the_poisson_law(lam):
+    # means past the tables (64) are sums of equal table draws: still exact
+    from scipy import stats
+
+    from synthscope.imaging import _kernels as k
+    from synthscope.imaging.detector import _poisson_cdf
+
+    a = np.full(200_000, lam, np.float32)
+    out = np.empty_like(a)
+    k.poisson_fill(np.uint64(SEED), a, _poisson_cdf(), out)
+    obs = np.bincount(out.astype(int))
+    exp = stats.poisson.pmf(np.arange(len(obs)), lam) * a.size
+    ok = exp > 20
+    chi2 = ((obs[ok] - exp[ok]) ** 2 / exp[ok]).sum()
+    assert stats.chi2.sf(chi2, ok.sum() - 1) > 0.001
+    assert abs(out.mean() - lam) < 4 * np.sqrt(lam / a.size)
+
+
 @pytest.mark.parametrize("lam", [0.3, 3.7, 20.3, 47.5])
 def test_low_dose_counts_follow_the_poisson_law(lam):
     # the table + remainder sampler is exact: counts of a flat signal pass a chi-square
@@ -144,7 +163,7 @@ def test_shot_and_read_noise_variances_add():
     rng = np.random.default_rng(SEED)
     s = np.full((300, 300), 0.4, np.float32)
     out = np.empty_like(s)
-    k.gaussian_counts(s, np.float32(200.0), np.float32(0.03), rng, out)
+    k.gaussian_counts(s, np.float32(200.0), np.float32(0.03), np.uint64(rng.integers(2**63)), out)
     assert abs(out.mean() - 0.4) < 0.002
     assert out.var() == pytest.approx(0.4 / 200 + 0.03**2, rel=0.03)
 

@@ -218,14 +218,25 @@ def test_triple_junctions_are_the_windows_of_three_grains():
     assert len(ref) > 10 and np.array_equal(triple_junctions(inst), ref)
 
 
-def test_fast_normals_are_numpys_stream():
+def test_fast_normals_follow_the_normal_law():
+    from scipy import stats
+
     from synthscope.structures._kernels import normals_f32
 
     a, b = np.random.default_rng(SEED), np.random.default_rng(SEED)
-    x = normals_f32(a, (40, 50))
-    assert x.dtype == np.float32 and x.shape == (40, 50)
-    assert np.array_equal(x, b.standard_normal((40, 50)).astype(np.float32))
-    assert a.random() == b.random()  # the generator advanced by exactly as many draws
+    x = normals_f32(a, (1000, 1000))
+    assert x.dtype == np.float32 and x.shape == (1000, 1000)
+    assert np.array_equal(x, normals_f32(b, (1000, 1000)))  # reproducible from the Generator
+    b, c = np.random.default_rng(SEED), np.random.default_rng(SEED)
+    normals_f32(b, 5)
+    c.integers(0, 2**64, dtype=np.uint64)
+    assert b.random() == c.random()  # the Generator advanced by one 64-bit draw (the key)
+    z = x.ravel().astype(np.float64)
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    assert abs(z.mean()) < 5e-3 and abs(z.var() - 1) < 6e-3 and abs(stats.kurtosis(z)) < 0.02
+    for t in (2.0, 3.0, 4.0):  # the tails (the ziggurat's wedges and its base strip)
+        p = 2 * stats.norm.sf(t)
+        assert abs((np.abs(z) > t).mean() - p) < 5 * np.sqrt(p / z.size)
 
 
 @pytest.mark.parametrize("n, clustered, bucket", [(1, False, 0.5), (7, False, 0.5), (300, False, 0.5), (300, True, 0.5),

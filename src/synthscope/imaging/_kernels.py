@@ -8,6 +8,8 @@ import math
 import numba
 import numpy as np
 
+from synthscope._fastrng import normal, uniform
+
 
 @numba.njit(cache=True, nogil=True)
 def tone(sig, mu, inv_sd, off, field, field_gain, brightness, gain, lut, invert, out):
@@ -47,16 +49,19 @@ def tone(sig, mu, inv_sd, off, field, field_gain, brightness, gain, lut, invert,
 
 
 @numba.njit(cache=True, nogil=True)
-def gaussian_counts(signal, dose, read_noise, gen, out):
+def gaussian_counts(signal, dose, read_noise, key, out):
     """Shot noise in its normal limit plus read noise, from one normal draw per pixel:
-    ``clip(s + sqrt(s / dose + read_noise**2) * z, 0, 1)``."""
+    ``clip(s + sqrt(s / dose + read_noise**2) * z, 0, 1)``, z from the stream ``key``
+    (``synthscope._fastrng``)."""
     inv = 1.0 / dose
     r2 = read_noise * read_noise
     h, w = signal.shape
+    st = np.uint64(key)
     for i in range(h):
         for j in range(w):
             s = max(signal[i, j], 0.0)
-            v = s + math.sqrt(s * inv + r2) * gen.standard_normal()
+            st, z = normal(st)
+            v = s + math.sqrt(s * inv + r2) * z
             out[i, j] = min(max(v, 0.0), 1.0)
 
 
@@ -133,51 +138,91 @@ def signal_map(tint, height, topo, edge_gain, slope_cap, free, out):
 
 
 
-#: means below this are drawn from tables (``poisson_tables``), above it by numba's
-#: port of numpy's transformed rejection
+#: means below this are drawn from tables (``poisson_tables``), larger ones as sums of
+#: draws of means below it
 POISSON_TABLE_MAX = 64
+#: table rows per unit of mean: a draw of mean lam is one of the tabulated mean
+#: floor(lam * R) / R plus one of the remainder (< 1 / R), which is 0 for all but about
+#: lam's share of the remainder's draws
+POISSON_ROWS_PER_UNIT = 8
+#: buckets of the guide table: the search for a count starts where the uniform's bucket
+#: says, about one step from the answer
+POISSON_GUIDE_BUCKETS = 256
 
 
-def poisson_tables() -> np.ndarray:
-    """Cumulative Poisson distributions of means 0 .. POISSON_TABLE_MAX - 1, one row
-    each, over counts 0 .. 199 (the tail beyond is below 1e-30), the last column 1."""
+def poisson_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative Poisson distributions of means ``j / POISSON_ROWS_PER_UNIT`` below
+    POISSON_TABLE_MAX, one row each, over counts 0 .. 199 (the tail beyond is below
+    1e-30), the last column 1; and their guide table (Chen & Asau 1974): ``guide[j, b]``,
+    the least count k with ``F_j(k) > b / POISSON_GUIDE_BUCKETS``."""
     from scipy.stats import poisson
 
-    cdf = poisson.cdf(np.arange(200)[None, :], np.arange(POISSON_TABLE_MAX)[:, None])
+    means = np.arange(POISSON_TABLE_MAX * POISSON_ROWS_PER_UNIT) / POISSON_ROWS_PER_UNIT
+    cdf = poisson.cdf(np.arange(200)[None, :], means[:, None])
     cdf[:, -1] = 1.0
-    return cdf
+    b = np.arange(POISSON_GUIDE_BUCKETS) / POISSON_GUIDE_BUCKETS
+    guide = np.stack([np.searchsorted(row, b, side="right") for row in cdf]).astype(np.int32)
+    return cdf, guide
+
+
+@numba.njit(cache=True, nogil=True)
+def _poisson_large(st, lam, tables):
+    """Poisson(lam) for a mean beyond the tables: the sum of ``ceil(lam / (T - 1))``
+    independent draws of equal means below the table size T (exact; the sum of
+    independent Poisson variables is Poisson with the summed mean). Past 1e6 counts,
+    where that would take over 15 000 draws, its normal limit rounded (skewness < 1e-3)."""
+    if lam > 1e6:
+        st, z = normal(st)
+        return st, max(math.floor(lam + math.sqrt(lam) * z + 0.5), 0.0)
+    m = int(math.ceil(lam / (POISSON_TABLE_MAX - 1)))
+    part = lam / m
+    n = 0.0
+    for _ in range(m):
+        st, k = _poisson_table(st, part, tables)
+        n += k
+    return st, n
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _poisson1(gen, lam, cdf):
-    """One exact Poisson(lam) draw: Poisson(floor(lam)) by inversion of its table row
-    plus Poisson(frac(lam)) by sequential inversion (the sum of independent Poisson
-    variables is Poisson with the summed mean). One uniform serves both: where it falls
-    inside the step of F it inverted is again uniform, and independent of the count."""
+def _poisson1(st, lam, tables):
+    """One exact Poisson(lam) draw from the stream state ``st``: the new state and the
+    count. ``tables``: ``poisson_tables()``."""
     if lam <= 0.0:
-        return 0.0
-    if lam >= cdf.shape[0]:
-        return float(gen.poisson(lam))
-    m = int(lam)
+        return st, 0.0
+    if lam >= POISSON_TABLE_MAX:
+        return _poisson_large(st, lam, tables)
+    return _poisson_table(st, lam, tables)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _poisson_table(st, lam, tables):
+    """Poisson(lam) for 0 < lam < POISSON_TABLE_MAX: Poisson(m / R) by inversion of its
+    table row (``m = floor(lam * R)``) plus Poisson(lam - m / R) by sequential inversion
+    (the sum of independent Poisson variables is Poisson with the summed mean). One
+    uniform serves both: where it falls inside the step of F it inverted is again
+    uniform, and independent of the count."""
+    cdf, guide = tables
+    m = int(lam * POISSON_ROWS_PER_UNIT)
     n = 0.0
-    u = gen.random()
+    st, u = uniform(st)
     if m > 0:
-        # the least k with u < F(k), searched from the mode (about sqrt(m) steps)
-        k = m
-        if u < cdf[m, k]:
-            while k > 0 and u < cdf[m, k - 1]:
-                k -= 1
-        else:
-            while u >= cdf[m, k]:
-                k += 1
+        # the least k with u < F(k), searched up from where u's bucket of the guide
+        # table starts (every count below it has F(k) <= u)
+        k = guide[m, int(u * guide.shape[1])]
+        while u >= cdf[m, k]:
+            k += 1
         n = float(k)
         lo = cdf[m, k - 1] if k > 0 else 0.0
         step = cdf[m, k] - lo
-        u = (u - lo) / step if step > 1e-9 else gen.random()  # a fresh draw in the far tail
-    d = lam - m
-    # Poisson(d) is 0 with probability exp(-d): settled without the exponential when u
-    # lies below exp(-d)'s lower bound 1 - d (most draws)
-    if d > 0.0 and u >= 1.0 - d:
+        if step > 1e-9:
+            u = (u - lo) / step
+        else:
+            st, u = uniform(st)  # a fresh draw in the far tail
+    d = lam - m / POISSON_ROWS_PER_UNIT
+    # the remainder's count is 0 with probability exp(-d): settled without the
+    # exponential when u lies below its lower bound 1 - d + d^2/2 - d^3/6 (all but
+    # about d of the draws)
+    if d > 0.0 and u >= 1.0 - d * (1.0 - d * (0.5 - d / 6.0)):
         p = math.exp(-d)
         f = p
         k = 0
@@ -186,29 +231,35 @@ def _poisson1(gen, lam, cdf):
             p *= d / k
             f += p
         n += k
-    return n
+    return st, n
 
 
 @numba.njit(cache=True, nogil=True)
-def poisson_fill(gen, lam, cdf, out):
-    """``out = Poisson(lam)`` element by element (float32), drawing from ``gen``."""
+def poisson_fill(key, lam, tables, out):
+    """``out = Poisson(lam)`` element by element (float32), from the stream ``key``;
+    ``tables``: ``poisson_tables()``."""
     a = lam.reshape(-1)
     o = out.reshape(-1)
+    st = np.uint64(key)
     for i in range(a.shape[0]):
-        o[i] = _poisson1(gen, float(a[i]), cdf)
+        st, n = _poisson1(st, float(a[i]), tables)
+        o[i] = n
 
 
 @numba.njit(cache=True, nogil=True)
-def poisson_counts(signal, dose, read_noise, gen, cdf, out):
+def poisson_counts(signal, dose, read_noise, key, tables, out):
     """Shot noise by exact Poisson counts plus Gaussian read noise:
     ``clip(Poisson(dose * max(s, 0)) / dose + read_noise * z, 0, 1)``."""
     inv = 1.0 / dose
     h, w = signal.shape
+    st = np.uint64(key)
     for i in range(h):
         for j in range(w):
-            v = _poisson1(gen, dose * max(float(signal[i, j]), 0.0), cdf) * inv
+            st, n = _poisson1(st, dose * max(float(signal[i, j]), 0.0), tables)
+            v = n * inv
             if read_noise > 0:
-                v += read_noise * gen.standard_normal()
+                st, z = normal(st)
+                v += read_noise * z
             out[i, j] = min(max(v, 0.0), 1.0)
 
 

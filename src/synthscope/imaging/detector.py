@@ -14,6 +14,7 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
+from synthscope._fastrng import new_key
 from synthscope.imaging import _kernels as _k
 from synthscope.structures._kernels import add_scaled, gaussian_blur, normals_f32
 from synthscope.structures.specimen import Specimen
@@ -37,12 +38,12 @@ def add_shot_noise(signal: np.ndarray, dose_e_per_px: float, *, rng) -> np.ndarr
         noisy = lam + np.sqrt(lam) * normals_f32(rng, lam.shape)
     else:
         noisy = np.empty(lam.shape, np.float32)
-        _k.poisson_fill(rng, np.ascontiguousarray(lam), _poisson_cdf(), noisy)
+        _k.poisson_fill(new_key(rng), np.ascontiguousarray(lam), _poisson_cdf(), noisy)
     return noisy / np.float32(dose_e_per_px)
 
 
 @functools.cache
-def _poisson_cdf() -> np.ndarray:
+def _poisson_cdf() -> tuple[np.ndarray, np.ndarray]:
     return _k.poisson_tables()
 
 
@@ -154,7 +155,7 @@ def image_detector(
         raise ValueError(f"dose_e_per_px must be > 0, got {dose_e_per_px}")
     if dose_e_per_px >= _POISSON_NORMAL_LIMIT:
         # shot and read noise are both normal here: one draw with the summed variance
-        _k.gaussian_counts(out, np.float32(dose_e_per_px), np.float32(read_noise), rng, out)
+        _k.gaussian_counts(out, np.float32(dose_e_per_px), np.float32(read_noise), new_key(rng), out)
         return out
-    _k.poisson_counts(out, float(dose_e_per_px), float(read_noise), rng, _poisson_cdf(), out)
+    _k.poisson_counts(out, float(dose_e_per_px), float(read_noise), new_key(rng), _poisson_cdf(), out)
     return out

@@ -12,6 +12,8 @@ import math
 import numba
 import numpy as np
 
+from synthscope._fastrng import fill_normal, new_key
+
 __all__ = ["upsample_bilinear", "standardize_inplace", "add_standardized", "add_scaled", "groove_profile", "SeedIndex", "gaussian_recursive", "gaussian_blur",
            "normals_f32", "stamp_particle", "draw_line", "add_level_set",
            "triple_junctions"]
@@ -351,20 +353,14 @@ def gaussian_recursive(a: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True, nogil=True)
-def _fill_normal(gen, out):
-    flat = out.reshape(-1)
-    for k in range(flat.shape[0]):
-        flat[k] = gen.standard_normal()
-
-
 def normals_f32(rng: np.random.Generator, shape) -> np.ndarray:
-    """Standard normal float32 array drawn from ``rng`` (advancing it): the values of
-    ``rng.standard_normal(shape)`` rounded to float32, about three times faster than
-    numpy's own float32 draw."""
+    """Standard normal float32 array from a ziggurat stream keyed by one draw of ``rng``
+    (``synthscope._fastrng``: an exact normal law, about five times faster than
+    ``rng.standard_normal``); ``rng`` advances by exactly one draw."""
     out = np.empty(tuple(int(s) for s in np.atleast_1d(shape)), np.float32)
+    key = new_key(rng)
     if out.size:
-        _fill_normal(rng, out)
+        fill_normal(key, out)
     return out
 
 
