@@ -24,17 +24,27 @@ def tone(sig, mu, inv_sd, off, field, field_gain, brightness, gain, lut, invert,
     h, w = sig.shape
     shift = off.shape[0] > 0
     illum = field.shape[0] > 0
+    row = np.empty(w, np.float32)
     for i in range(h):
-        o = off[i] if shift else 0.0
+        if shift:
+            # the shifted row: inside, a constant integer step k and fraction t
+            o = off[i]
+            k = int(math.floor(-o))
+            t = np.float32(-o - k)
+            for j in range(w):
+                j0 = j + k
+                if 0 <= j0 and j0 + 1 <= w - 1:
+                    row[j] = sig[i, j0] * (1 - t) + sig[i, j0 + 1] * t
+                else:
+                    p = min(max(j - o, 0.0), w - 1.0)
+                    a = int(math.floor(p))
+                    b = min(a + 1, w - 1)
+                    q = p - a
+                    row[j] = sig[i, a] * (1.0 - q) + sig[i, b] * q
+        else:
+            row[:] = sig[i]
         for j in range(w):
-            if shift:
-                p = min(max(j - o, 0.0), w - 1.0)
-                j0 = int(math.floor(p))
-                j1 = min(j0 + 1, w - 1)
-                t = p - j0
-                v = sig[i, j0] * (1.0 - t) + sig[i, j1] * t
-            else:
-                v = sig[i, j]
+            v = row[j]
             v = (v - mu) * inv_sd
             if illum:
                 v += field_gain * field[i, j]
