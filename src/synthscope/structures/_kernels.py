@@ -15,7 +15,7 @@ import numpy as np
 from synthscope._fastrng import fill_normal, new_key
 
 __all__ = ["upsample_bilinear", "standardize_inplace", "add_standardized", "add_scaled", "groove_profile", "SeedIndex", "gaussian_recursive", "gaussian_blur",
-           "normals_f32", "stamp_particle", "draw_line", "add_level_set",
+           "normals_f32", "stamp_particle", "stamp_particles", "draw_line", "add_level_set",
            "triple_junctions"]
 
 
@@ -514,6 +514,23 @@ def draw_line(img, py, px, ny, nx, width, value):
 
 #: particle styles, as codes for ``stamp_particle``
 STYLE_CODES = {"bump": 0, "dark_rim": 1, "bright": 2, "dark": 3}
+
+
+@numba.njit(cache=True, nogil=True)
+def stamp_particles(tint, height, cover, rough, cy, cx, radius, style, contrast, interior, aspect, angle,
+                    irregularity, coef, phase):
+    """``stamp_particle`` for each particle k (arrays over k; ``coef``, ``phase`` (n, 4)),
+    in order, each over its bounding box clipped to the image."""
+    h, w = tint.shape
+    for k in range(cy.shape[0]):
+        r_out = radius[k] * (1.0 + irregularity[k]) * max(aspect[k], 1.0 / aspect[k]) + 3
+        y0 = max(0, int(cy[k] - r_out))
+        y1 = min(h, int(cy[k] + r_out) + 1)
+        x0 = max(0, int(cx[k] - r_out))
+        x1 = min(w, int(cx[k] + r_out) + 1)
+        if y0 < y1 and x0 < x1:
+            stamp_particle(tint, height, cover, rough, y0, y1, x0, x1, cy[k], cx[k], radius[k], style, contrast[k],
+                           interior[k], aspect[k], angle[k], coef[k], phase[k])
 
 
 @numba.njit(cache=True, nogil=True)
