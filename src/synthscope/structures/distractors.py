@@ -51,8 +51,8 @@ def _stamp_all(tint, height, cover, cy, cx, radius, *, style, contrast, rough_fi
     # (absorbing precipitates), sometimes lighter
     interior = rng.uniform(-1.0, 0.6, n) * np.abs(contrast) if style == "dark_rim" else np.zeros(n)
     stamp_particles(tint, height, cover, rough_field, np.ascontiguousarray(cy, dtype=np.float64),
-                    np.ascontiguousarray(cx, dtype=np.float64), radius.astype(np.float64), STYLE_CODES[style],
-                    contrast.astype(np.float64), interior.astype(np.float64), aspect, angle, irregularity, coef, phase)
+                    np.ascontiguousarray(cx, dtype=np.float64), radius, STYLE_CODES[style], contrast, interior,
+                    aspect, angle, irregularity, coef, phase)
 
 
 def _field_blobs(tint, count, radius, contrast, *, ring, rng):
