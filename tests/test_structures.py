@@ -328,3 +328,39 @@ def test_label_band_is_a_square_dilation_of_the_edges(size):
     m = np.random.default_rng(size).random((60, 75)) < 0.03
     ref = ndi.uniform_filter(m.astype(np.float32), size=size, mode="nearest") > 1e-6
     assert np.array_equal(_dilate_square(m, size), ref)
+
+
+@pytest.mark.parametrize("k", [0, 1, 7, 500])
+def test_unique_pairs_matches_numpy_unique_rows(k):
+    from synthscope.structures.grains import _unique_pairs
+
+    e = np.sort(np.random.default_rng(k).integers(0, 40, (k, 2)), axis=1)
+    expected = np.unique(e, axis=0) if k else e.reshape(0, 2)
+    assert np.array_equal(_unique_pairs(e), expected)
+
+
+@pytest.mark.parametrize("cristae", [0, 4])
+def test_stamp_ellipses_matches_the_dense_formula(cristae):
+    from synthscope.structures._kernels import stamp_ellipses
+
+    h, w = 60, 70
+    cy, cx, a, b, ang = np.array([20.3, 58.0]), np.array([30.7, 66.0]), np.array([14.0, 5.0]), \
+        np.array([6.0, 5.0]), np.array([0.6, 0.0])
+    fill, wall, wall_px = -0.3, -1.0, 1.5
+    got = np.zeros((h, w), np.float32)
+    stamp_ellipses(got, cy, cx, a, b, ang, fill, wall, wall_px, cristae)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    want = np.zeros((h, w))
+    for k in range(2):
+        u = np.cos(ang[k]) * (xx - cx[k]) + np.sin(ang[k]) * (yy - cy[k])
+        v = -np.sin(ang[k]) * (xx - cx[k]) + np.cos(ang[k]) * (yy - cy[k])
+        rho = np.hypot(u / a[k], v / b[k])
+        inside = rho <= 1
+        edge = (1 - rho) * min(a[k], b[k])
+        want += inside * (fill + wall * (edge < wall_px))
+        if cristae:
+            period = 2 * a[k] / (cristae + 1)
+            stripe = np.abs((u + a[k]) % period - period / 2) < max(wall_px / 2, 0.6)
+            want += wall * 0.8 * (inside & stripe & (edge > wall_px))
+    assert np.allclose(got, want, atol=1e-5)
+    assert (got < 0).sum() > 200  # both bodies drawn (the second cut by the border)

@@ -162,6 +162,17 @@ def _lloyd(seeds, shape, steps, weights=None):
     return pts
 
 
+def _unique_pairs(e: np.ndarray) -> np.ndarray:
+    """The distinct rows of a (k, 2) array of non-negative ints, in lexicographic order
+    (``np.unique(e, axis=0)`` through one int64 key per row: several times faster)."""
+    e = np.asarray(e, dtype=np.int64)
+    if len(e) == 0:
+        return e.reshape(0, 2)
+    m = int(e[:, 1].max()) + 1
+    u = np.unique(e[:, 0] * m + e[:, 1])
+    return np.stack([u // m, u % m], 1)
+
+
 def _delaunay_pairs(seeds: np.ndarray) -> np.ndarray:
     """(k, 2) pairs of 1-based seed labels whose Voronoi cells touch."""
     from scipy.spatial import Delaunay, QhullError
@@ -174,7 +185,7 @@ def _delaunay_pairs(seeds: np.ndarray) -> np.ndarray:
     except QhullError:  # degenerate (collinear) seeds: joggled input triangulates them
         tri = Delaunay(seeds, qhull_options="QJ").simplices
     e = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [0, 2]]])
-    e = np.unique(np.sort(e, axis=1), axis=0)
+    e = _unique_pairs(np.sort(e, axis=1))
     return (e + 1).astype(np.int64)
 
 
@@ -371,7 +382,7 @@ def generate_grains(
     if merge_fraction > 0:
         roots = _merge_lut(n_seeds + 1, pairs, int(round(merge_fraction * n_seeds)), rng)
         pairs = np.sort(roots[pairs], axis=1)
-        pairs = np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0)
+        pairs = _unique_pairs(pairs[pairs[:, 0] != pairs[:, 1]])
 
     # Domain warp: bend boundaries by looking up the tessellation at displaced positions
     # (the nearest seed to each pixel's displaced position, exact to sub-pixel).

@@ -16,41 +16,11 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
-from synthscope.structures._kernels import triple_junctions
+from synthscope.structures._kernels import stamp_ellipses, triple_junctions
 from synthscope.structures.grains import generate_grains
 from synthscope.structures.specimen import Specimen
 
 __all__ = ["add_organelles", "add_junction_blobs", "generate_cells"]
-
-
-def _room(specimen: Specimen, margin_px: float) -> np.ndarray:
-    """Pixels at least ``margin_px`` from any membrane."""
-    return ndi.distance_transform_edt(specimen.labels == 0) > margin_px
-
-
-def _draw_ellipse(tint, cy, cx, a, b, angle, *, fill, wall, wall_px, cristae, rng):
-    h, w = tint.shape
-    r = int(math.ceil(max(a, b))) + 2
-    y0, y1, x0, x1 = max(int(cy) - r, 0), min(int(cy) + r + 1, h), max(int(cx) - r, 0), min(int(cx) + r + 1, w)
-    if y0 >= y1 or x0 >= x1:
-        return 0
-    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
-    c, s = math.cos(angle), math.sin(angle)
-    u, v = c * (xx - cx) + s * (yy - cy), -s * (xx - cx) + c * (yy - cy)
-    rho = np.sqrt((u / a) ** 2 + (v / b) ** 2)
-    inside = rho <= 1
-    edge_dist = (1 - rho) * min(a, b)  # approximate distance inside the outline
-    sub = tint[y0:y1, x0:x1]
-    sub[inside] += fill
-    ring = inside & (edge_dist < wall_px)
-    sub[ring] += wall
-    if cristae > 0:
-        # dark folds across the short axis
-        k = max(1, int(cristae))
-        period = 2 * a / (k + 1)
-        stripe = np.abs(((u + a) % period) - period / 2) < max(wall_px * 0.5, 0.6)
-        sub[inside & stripe & (edge_dist > wall_px)] += wall * 0.8
-    return int(inside.sum())
 
 
 def add_organelles(
@@ -75,30 +45,35 @@ def add_organelles(
     tint = specimen.maps["tint"].copy()
     n_cells = max(1, int(specimen.instances.max())) if specimen.instances is not None else 1
     counts = {}
+    # distance to the nearest membrane, once for all kinds; the chessboard distance is
+    # never more than the Euclidean one, so organelles keep at least their margin (and
+    # it costs a fifth of the exact transform)
+    dist = ndi.distance_transform_cdt(specimen.labels == 0, metric="chessboard")
     for kind, per_cell, size in (("mitochondria", mitochondria_per_cell, mito_length_px / 2),
                                  ("vesicles", vesicles_per_cell, vesicle_radius_px),
                                  ("granules", granules_per_cell, granule_radius_px)):
         n = rng.poisson(per_cell * n_cells)
-        room = np.flatnonzero(_room(specimen, size + 2).ravel())
+        room = np.flatnonzero(dist.ravel() > size + 2)
         counts[kind] = 0
         if n == 0 or len(room) == 0:
             continue
-        for k in rng.choice(room, size=min(n, len(room)), replace=False):
-            cy, cx = divmod(int(k), tint.shape[1])
-            if kind == "mitochondria":
-                a = max(mito_length_px * math.exp(rng.normal(0, 0.3)) / 2, 2.0)
-                b = max(mito_width_px * math.exp(rng.normal(0, 0.2)) / 2, 1.5)
-                _draw_ellipse(tint, cy, cx, a, b, rng.uniform(0, math.pi), fill=-0.3 * contrast, wall=-contrast,
-                              wall_px=wall_px, cristae=cristae, rng=rng)
-            elif kind == "vesicles":
-                r = vesicle_radius_px * math.exp(rng.normal(0, 0.25))
-                _draw_ellipse(tint, cy, cx, r, r, 0.0, fill=0.1 * contrast, wall=-0.8 * contrast, wall_px=wall_px,
-                              cristae=0, rng=rng)
-            else:
-                r = granule_radius_px * math.exp(rng.normal(0, 0.25))
-                _draw_ellipse(tint, cy, cx, r, r, 0.0, fill=-1.2 * contrast, wall=0.0, wall_px=wall_px, cristae=0,
-                              rng=rng)
-            counts[kind] += 1
+        at = rng.choice(room, size=min(n, len(room)), replace=False)
+        cy, cx = np.divmod(at, tint.shape[1])
+        m = len(at)
+        if kind == "mitochondria":
+            a = np.maximum(mito_length_px * np.exp(rng.normal(0, 0.3, m)) / 2, 2.0)
+            b = np.maximum(mito_width_px * np.exp(rng.normal(0, 0.2, m)) / 2, 1.5)
+            angle = rng.uniform(0, math.pi, m)
+            fill, wall, folds = -0.3 * contrast, -contrast, int(cristae)
+        else:
+            radius = vesicle_radius_px if kind == "vesicles" else granule_radius_px
+            a = b = radius * np.exp(rng.normal(0, 0.25, m))
+            angle = np.zeros(m)
+            fill, wall = (0.1 * contrast, -0.8 * contrast) if kind == "vesicles" else (-1.2 * contrast, 0.0)
+            folds = 0
+        stamp_ellipses(tint, cy.astype(np.float64), cx.astype(np.float64), a, b, angle, float(fill), float(wall),
+                       float(wall_px), max(folds, 0))
+        counts[kind] = m
     return specimen.with_maps(tint=tint).with_stats(**{f"{k}_count": v for k, v in counts.items()})
 
 
