@@ -83,6 +83,32 @@ def test_roughness_lengthens_boundaries_keeps_grain_size():
     assert abs(d[1] / d[0] - 1) < 0.1
 
 
+def test_ragged_grooves_are_flat_floored_bands_with_ragged_edges_on_the_label():
+    from scipy import ndimage as ndi
+
+    def measure(raggedness):
+        floor, spread, centre = [], [], []
+        for seed in range(3):
+            s = generate_grains((256, 256), mean_grain_diameter_px=60, groove_width_px=6,
+                                groove_raggedness=raggedness, rng=SEED + seed)
+            depth = -s.maps["height"]
+            band = depth > 0.5
+            rim = band ^ ndi.binary_erosion(band)
+            line = boundary_edges(s.instances)
+            dist = ndi.distance_transform_edt(~line)[rim]
+            floor.append((depth[band] > 0.99).mean())  # share of the band at full depth
+            spread.append(dist.std() / dist.mean())  # how much the band's half-width wanders
+            centre.append(depth[line].mean())
+        return np.mean(floor), np.mean(spread), np.mean(centre)
+
+    soft, ragged = measure(0.0), measure(1.0)
+    assert ragged[0] > 1.5 * soft[0]
+    assert ragged[1] > 1.6 * soft[1]
+    assert ragged[2] > 0.9  # the band stays on the labelled centreline
+    with pytest.raises(ValueError, match="groove_raggedness"):
+        generate_grains((64, 64), groove_raggedness=1.5, rng=SEED)
+
+
 def test_merging_makes_non_convex_grains():
     from skimage.measure import regionprops
 

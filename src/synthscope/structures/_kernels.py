@@ -428,14 +428,18 @@ def gaussian_blur(a: np.ndarray, sigma: float, *, mode: str = "reflect", out: np
 
 
 @numba.njit(cache=True, nogil=True)
-def groove_profile(g, g2, mix, gap, gap_thr, depth, out):
+def groove_profile(g, g2, mix, gap, gap_thr, depth, out, rag, rag_amp):
     """Height of boundary grooves from blurred edge maps, in one pass:
     ``out = -depth * min(g + m * (g2 - g), 1) * clip((gap - gap_thr) / 0.5 + 0.5, 0, 1)``
     with ``m = 0.5 + 0.5 tanh(mix)`` (tanh by its [3/2] Pade form, within 2 % and
-    four times cheaper); ``g2``/``mix`` empty: ``g`` alone; ``gap`` empty: no gaps."""
+    four times cheaper); ``g2``/``mix`` empty: ``g`` alone; ``gap`` empty: no gaps.
+    With ``rag`` non-empty (a unit-std field), the profile ``v`` becomes a flat-floored band with
+    ragged edges: ``clip((v - t) / 0.25 + 0.5, 0, 1)`` at a threshold
+    ``t = clip(0.5 + rag_amp * rag, 0.1, 0.9)`` that wanders along the band."""
     h, w = g.shape
     vary = g2.shape[0] > 0
     gaps = gap.shape[0] > 0
+    ragged = rag.shape[0] > 0
     for i in range(h):
         for j in range(w):
             v = g[i, j]
@@ -445,6 +449,9 @@ def groove_profile(g, g2, mix, gap, gap_thr, depth, out):
                 m = 0.5 + 0.5 * x * (27.0 + x2) / (27.0 + 9.0 * x2)
                 v += m * (g2[i, j] - v)
             v = min(v, 1.0)
+            if ragged:
+                t = min(max(0.5 + rag_amp * rag[i, j], 0.1), 0.9)
+                v = min(max((v - t) * 4.0 + 0.5, 0.0), 1.0)
             if gaps:
                 v *= min(max((gap[i, j] - gap_thr) * 2.0 + 0.5, 0.0), 1.0)
             out[i, j] = -depth * v

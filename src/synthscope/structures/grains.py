@@ -283,6 +283,7 @@ def generate_grains(
     groove_width_px: float = 2.0,
     groove_depth: float = 1.0,
     groove_width_variation: float = 0.0,
+    groove_raggedness: float = 0.0,
     boundary_gap_fraction: float = 0.0,
     grain_contrast: float = 0.15,
     min_adjacent_contrast: float = 0.05,
@@ -325,6 +326,10 @@ def generate_grains(
         Depth of the groove (height units); 0 leaves only the tint step between grains.
     groove_width_variation : float in [0, 1]
         How much the groove width changes along boundaries.
+    groove_raggedness : float in [0, 1]
+        0: grooves with a soft (Gaussian) cross-section. Above 0: flat-floored bands
+        with ragged, lumpy edges (over-etched or decorated boundaries, as in optical
+        metallography), the more ragged the higher; the label stays on the centreline.
     boundary_gap_fraction : float in [0, 1)
         Share of boundary length where the groove fades out (gaps, faint stretches).
     grain_contrast : float >= 0
@@ -350,6 +355,8 @@ def generate_grains(
         raise ValueError(f"shape must be at least 8x8, got {shape}")
     if not 0 <= merge_fraction < 0.8:
         raise ValueError(f"merge_fraction must be in [0, 0.8), got {merge_fraction}")
+    if not 0 <= groove_raggedness <= 1:
+        raise ValueError(f"groove_raggedness must be in [0, 1], got {groove_raggedness}")
     area = float(h * w)
     if n_grains:
         diameter = math.sqrt(4.0 * area / (math.pi * n_grains))
@@ -441,7 +448,11 @@ def generate_grains(
             f = smooth_field((h, w), wavelength_px=max(6.0, 0.5 * diameter), rng=rng)
             # the quantile of a smooth field, from every 4th pixel each way
             thr = float(np.quantile(f[::4, ::4], boundary_gap_fraction))
-        groove_profile(g, g2, mix, f, thr, float(groove_depth), height)
+        rag = _EMPTY
+        if groove_raggedness > 0:
+            # lumps about as long as the band is wide
+            rag = smooth_field((h, w), wavelength_px=max(3.0, 1.5 * groove_width_px), rng=rng)
+        groove_profile(g, g2, mix, f, thr, float(groove_depth), height, rag, 0.45 * float(groove_raggedness))
 
     stats = grain_statistics(inst, pixel_size_nm=pixel_size_nm)
     stats["target_grain_diameter_px"] = diameter
