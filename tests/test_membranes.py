@@ -60,3 +60,17 @@ def test_junction_blobs_fill_junctions_and_are_labelled_membrane():
     # already there) is below that and above a tenth of it
     per = added.sum() / spec.stats["junction_blob_count"]
     assert 0.1 * np.pi * 36 < per < np.pi * 36 * 1.3, per
+
+
+def test_ragged_membranes_keep_the_labels_and_flatten_the_profile():
+    kw = dict(mean_cell_diameter_px=60, membrane_width_px=5, width_variation=0, gap_fraction=0,
+              mitochondria_per_cell=0, vesicles_per_cell=0, granules_per_cell=0)
+    soft = generate_cells((192, 192), raggedness=0.0, rng=5, **kw)
+    ragged = generate_cells((192, 192), raggedness=1.0, rng=5, **kw)
+    assert np.array_equal(soft.labels, ragged.labels)
+
+    def floor(spec):  # share of the drawn membrane at full depth
+        depth = -spec.maps["height"]
+        return (depth[depth > 0.5] > 0.99).mean()
+
+    assert floor(ragged) > 1.5 * floor(soft)

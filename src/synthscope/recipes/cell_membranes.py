@@ -5,7 +5,7 @@ Labels: 0 cell, 1 membrane; instances: cells."""
 
 from __future__ import annotations
 
-from synthscope.params.distributions import LogUniform, Uniform
+from synthscope.params.distributions import Choice, LogUniform, Uniform
 from synthscope.params.space import ParameterSpace
 from synthscope.recipes.base import DETECTOR_GAIN_NOISE, P, Recipe, detector_image, register_recipe
 from synthscope.structures.membranes import generate_cells
@@ -20,6 +20,8 @@ SPACE = ParameterSpace(
         P("waviness", Uniform(0.05, 0.3), 0.0, 1.0, doc="membrane bending / cell diameter"),
         P("membrane_width_px", LogUniform(2.0, 5.5), 0.5, 40.0, doc="drawn membrane width, px"),
         P("width_variation", Uniform(0.1, 0.6), 0.0, 1.0, doc="variation of membrane width along it"),
+        P("membrane_raggedness", Choice((0.0, 0.0, 0.0, 0.5, 1.0)), 0.0, 1.0,
+          doc="0: soft membrane profile; up to 1: flat membrane with ragged edges"),
         P("gap_fraction", Uniform(0.0, 0.08), 0.0, 0.9, doc="share of membrane length faded out"),
         P("junction_blobs", Uniform(0.0, 0.1), 0.0, 1.0,
           doc="share of cell junctions filled by a dark patch (labelled membrane)"),
@@ -50,7 +52,8 @@ def _structure(shape, s, rng):
     length = s["mito_length_rel"] * d
     spec = generate_cells(
         shape, mean_cell_diameter_px=d, size_spread=s["size_spread"], waviness=s["waviness"],
-        membrane_width_px=s["membrane_width_px"], width_variation=s["width_variation"], gap_fraction=s["gap_fraction"],
+        membrane_width_px=s["membrane_width_px"], width_variation=s["width_variation"],
+        raggedness=s["membrane_raggedness"], gap_fraction=s["gap_fraction"],
         cell_contrast=s["cell_contrast"], junction_blobs=s["junction_blobs"],
         junction_blob_radius_px=s["junction_blob_radius_px"], rng=rng,
         mitochondria_per_cell=s["mitochondria_per_cell"], mito_length_px=length,

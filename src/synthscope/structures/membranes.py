@@ -123,6 +123,7 @@ def generate_cells(
     waviness: float = 0.15,
     membrane_width_px: float = 4.0,
     width_variation: float = 0.5,
+    raggedness: float = 0.0,
     gap_fraction: float = 0.05,
     cell_contrast: float = 0.05,
     label_width_px: float | None = None,
@@ -133,7 +134,8 @@ def generate_cells(
 ) -> Specimen:
     """Cells with membranes (class 1) and organelles (background). ``label_width_px``:
     width of the membrane class in the mask (default: the drawn width, 2..8 px);
-    ``junction_blobs``, ``junction_blob_radius_px``: `add_junction_blobs`' fraction and
+    ``raggedness``: flat membranes with ragged edges (`generate_grains`'
+    ``groove_raggedness``); ``junction_blobs``, ``junction_blob_radius_px``: `add_junction_blobs`' fraction and
     radius; ``organelles``: arguments of `add_organelles`."""
     rng = np.random.default_rng(rng)
     lw = float(np.clip(membrane_width_px, 2.0, 8.0)) if label_width_px is None else label_width_px
@@ -141,6 +143,7 @@ def generate_cells(
                            relaxation_steps=1, waviness=waviness, waviness_wavelength=0.7, roughness=0.01,
                            merge_fraction=0.1, label_width_px=lw, groove_width_px=membrane_width_px,
                            groove_depth=1.0, groove_width_variation=width_variation,
+                           groove_raggedness=raggedness,
                            boundary_gap_fraction=gap_fraction, grain_contrast=cell_contrast,
                            min_adjacent_contrast=0.0, texture_amplitude=0.0, rng=rng)
     spec = add_organelles(spec, rng=rng, **organelles)
