@@ -78,6 +78,9 @@ def test_evaluate_and_segment_bad_input(tmp_path, tiny_run):
     one_line_error(run("evaluate", tmp_path, "--real", _real_folder(tmp_path / "ok"), "--out", out),
                    "not a training run folder")
     one_line_error(run("segment", tiny_run, broken / "images", "--out", out, "--scale", "0"), "--scale", "[0.05, 4]")
+    one_line_error(run("segment", tiny_run, broken / "images", "--out", out, "--scale", "1,x"), "--scale", "'1,x'")
+    one_line_error(run("evaluate", tiny_run, "--real", _real_folder(tmp_path / "ok2"), "--out", out, "--scale", "1,nan"),
+                   "--scale", "[0.05, 4]")
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rep")]
 
@@ -103,6 +106,11 @@ def test_evaluate_and_segment_write_outputs(tmp_path, tiny_run):
     res = run("segment", tiny_run, real / "images", "--out", tmp_path / "seg2", "--roi", "64", "--scale", "0.5")
     assert res.returncode == 0, res.stderr
     with Image.open(tmp_path / "seg2" / "0.png") as im:
+        assert np.array(im).shape == (64, 64)
+    # several scales (predictions averaged)
+    res = run("segment", tiny_run, real / "images", "--out", tmp_path / "seg3", "--roi", "64", "--scale", "1,0.5")
+    assert res.returncode == 0, res.stderr
+    with Image.open(tmp_path / "seg3" / "0.png") as im:
         assert np.array(im).shape == (64, 64)
 
 

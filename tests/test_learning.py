@@ -131,3 +131,23 @@ def test_predict_at_a_scale_returns_the_image_shape_and_matches_a_pointwise_mode
     assert a > b + 0.1, (a, b)
     with pytest.raises(ValueError, match="scale must be in"):
         predict(model, img, scale=0.0)
+
+
+def test_predict_at_several_scales_averages_the_single_scale_probabilities():
+    from synthscope.learning.infer import predict
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 5, padding=2), torch.nn.Tanh(), torch.nn.Conv2d(3, 3, 3, padding=1))
+    img = np.random.default_rng(0).random((90, 130)).astype(np.float32)
+    singles = [predict(model, img, roi_size=64, tta=False, scale=s) for s in (1.0, 0.7, 0.5)]
+    multi = predict(model, img, roi_size=64, tta=False, scale=(1.0, 0.7, 0.5))
+    assert multi.shape == (3, 90, 130)
+    assert np.allclose(multi, np.mean(singles, 0), atol=1e-6)
+    assert np.allclose(multi.sum(0), 1, atol=1e-5)
+    # the scales differ for this network, so the average is not any one of them
+    assert min(np.abs(multi - s).max() for s in singles) > 1e-3
+    assert np.allclose(predict(model, img, roi_size=64, tta=False, scale=[0.7]), singles[1])
+    with pytest.raises(ValueError, match="at least one"):
+        predict(model, img, scale=())
+    with pytest.raises(ValueError, match="scale must be in"):
+        predict(model, img, scale=(1.0, 9.0))

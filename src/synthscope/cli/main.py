@@ -586,12 +586,19 @@ def _real_default() -> list[Path]:
     return []
 
 
-SCALE_HELP = "resample images by this factor before the network (0.5 for micrographs at twice the renders' magnification)"
+SCALE_HELP = ("resample images by this factor before the network (0.5 for micrographs at twice the renders' "
+              "magnification); several, e.g. 1,0.7,0.5, average the predictions at each")
 
 
-def _check_scale(scale: float) -> None:
-    if not 0.05 <= scale <= 4:
-        fail(f"--scale must be in [0.05, 4], got {scale}")
+def _parse_scale(text: str) -> float | tuple[float, ...]:
+    """``--scale``: one factor, or comma-separated factors, each in [0.05, 4]."""
+    try:
+        vals = tuple(float(v) for v in str(text).split(","))
+    except ValueError:
+        vals = ()
+    if not vals or not all(0.05 <= v <= 4 for v in vals):  # also catches NaN
+        fail(f"--scale takes factors in [0.05, 4], one or comma-separated (e.g. 1,0.7,0.5); got {text!r}")
+    return vals[0] if len(vals) == 1 else vals
 
 
 @app.command()
@@ -602,20 +609,20 @@ def evaluate(
     tolerance_px: Annotated[float, typer.Option(help="boundary match tolerance")] = 2.0,
     tta: Annotated[bool, typer.Option(help="flip test-time augmentation")] = True,
     roi: Annotated[int, typer.Option(help="sliding-window side, px")] = 256,
-    scale: Annotated[float, typer.Option(help=SCALE_HELP)] = 1.0,
+    scale: Annotated[str, typer.Option(help=SCALE_HELP)] = "1",
     grey: Annotated[str, typer.Option(help="colour to grey: luminance or pca")] = "luminance",
     class_map: Annotated[str | None, typer.Option(help="mask values to classes, e.g. 1:0,2:1 (crack is value 2)")] = None,
 ):
     """Score a trained model and the Otsu / k-means baselines on real labelled images."""
     from synthscope.datasets import RealFolder
 
+    factors = _parse_scale(scale)
     cmap = _class_map(class_map)
     folders = [RealFolder(p, require_masks=True, grey=grey, class_map=cmap) for p in real]
     for f in folders:  # read everything first: a bad file fails before anything is written
         for i in range(len(f)):
             f.pair(i)
-    _check_scale(scale)
-    _evaluate(run, folders, out, tolerance_px=tolerance_px, tta=tta, roi=roi, scale=scale)
+    _evaluate(run, folders, out, tolerance_px=tolerance_px, tta=tta, roi=roi, scale=factors)
 
 
 def _class_map(text: str | None) -> dict | None:
@@ -718,17 +725,17 @@ def segment(
     min_grain_area_px: Annotated[int, typer.Option(help="smaller regions are merged away")] = 10,
     tta: Annotated[bool, typer.Option()] = True,
     roi: Annotated[int, typer.Option()] = 256,
-    scale: Annotated[float, typer.Option(help=SCALE_HELP)] = 1.0,
+    scale: Annotated[str, typer.Option(help=SCALE_HELP)] = "1",
     grey: Annotated[str, typer.Option(help="colour to grey: luminance or pca")] = "luminance",
 ):
     """Segment micrographs of any size: class masks, grains.csv and summary.json."""
     from synthscope.datasets.io import read_image
 
-    _check_scale(scale)
+    factors = _parse_scale(scale)
     files = _input_files(inputs)
     images = [read_image(f, grey=grey) for f in files]  # fails on an unreadable file before writing
     _segment(run, files, images, out, pixel_size_nm=pixel_size_nm, min_grain_area_px=min_grain_area_px,
-             tta=tta, roi=roi, scale=scale)
+             tta=tta, roi=roi, scale=factors)
 
 
 def _segment(run, files, images, out, *, pixel_size_nm, min_grain_area_px, tta, roi, scale=1.0):

@@ -3,6 +3,8 @@ image, with optional flip test-time augmentation and resampling."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from scipy import ndimage as ndi
@@ -14,7 +16,8 @@ __all__ = ["predict", "predict_mask", "decide_classes"]
 
 @torch.no_grad()
 def predict(model, image: np.ndarray, *, roi_size: int = 256, overlap: float = 0.25,
-            tta: bool = True, device: str | None = None, batch: int = 4, scale: float = 1.0) -> np.ndarray:
+            tta: bool = True, device: str | None = None, batch: int = 4,
+            scale: float | Sequence[float] = 1.0) -> np.ndarray:
     """Class probabilities of a 2D image.
 
     Parameters
@@ -30,7 +33,9 @@ def predict(model, image: np.ndarray, *, roi_size: int = 256, overlap: float = 0
         per side, so structures look half as large and the network sees twice the area
         around each pixel); the probabilities are resampled back to the image's shape.
         Use it to bring micrographs taken at a higher magnification than the training
-        renders into the network's range.
+        renders into the network's range. Several factors (e.g. ``(1, 0.7, 0.5)``):
+        the probabilities at each are averaged (multi-scale inference, for micrographs
+        whose magnification relative to the renders is not known).
 
     Returns
     -------
@@ -40,6 +45,15 @@ def predict(model, image: np.ndarray, *, roi_size: int = 256, overlap: float = 0
 
     if image.ndim != 2:
         raise ValueError(f"image must be 2D, got shape {image.shape}")
+    if not np.isscalar(scale):
+        scales = [float(s) for s in scale]
+        if not scales:
+            raise ValueError("scale: give at least one factor")
+        kw = dict(roi_size=roi_size, overlap=overlap, tta=tta, device=device, batch=batch)
+        acc = predict(model, image, scale=scales[0], **kw)
+        for s in scales[1:]:
+            acc += predict(model, image, scale=s, **kw)
+        return acc / np.float32(len(scales))
     if not 0.05 <= scale <= 4:
         raise ValueError(f"scale must be in [0.05, 4], got {scale}")
     if scale != 1.0:
