@@ -121,6 +121,8 @@ def test_preview_writes_a_sheet(tmp_path):
     assert res.returncode == 0, res.stderr
     with Image.open(tmp_path / "sheet.png") as im:
         assert im.width > 3 * 64 and im.height > 4 * 64
+    # the real images' pixel noise against the renders'
+    assert "pixel noise (std / signal span): real" in " ".join((res.stdout + res.stderr).split()), res.stderr
 
 
 def test_recipes_lists_parameters():

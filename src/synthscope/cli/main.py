@@ -222,6 +222,25 @@ def preview(
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, contact_sheet(rows))
     console.print(f"wrote {out}")
+    if real is not None:
+        _print_noise_comparison(folder, samples, r, entropy, space, shape)
+
+
+def _print_noise_comparison(folder, samples, recipe, entropy, space, shape, *, n=24):
+    """One line: pixel noise of the real images against the renders' (24 or more), and a
+    hint where the renders are noisier than every real image."""
+    from synthscope.evaluation.noise import compare_noise
+
+    real = [folder.pair(i)[0] for i in range(min(len(folder), n))]
+    renders = [sm.image for sm in samples] + [recipe.render_index(i, entropy=entropy, space=space, shape=shape).image
+                                             for i in range(len(samples), n)]
+    c = compare_noise(real, renders)
+    console.print(f"pixel noise (std / signal span): real {c['real_median']:.3f} ({c['real_min']:.3f}-{c['real_max']:.3f}), "
+                  f"renders {c['renders_median']:.3f} ({c['renders_min']:.3f}-{c['renders_max']:.3f}); "
+                  f"{100 * c['renders_within_real']:.0f}% of {len(renders)} renders within the real range")
+    if c["renders_cleaner_than_real_max"] < 0.2 and "dose_e_per_px" in space:
+        console.print("  the renders are noisier than your images: raise the dose, e.g. "
+                      "--set dose_e_per_px=\"loguniform(30,20000)\"")
 
 
 @app.command()
