@@ -239,7 +239,7 @@ def _print_noise_comparison(folder, samples, recipe, entropy, space, shape, *, n
                   f"renders {c['renders_median']:.3f} ({c['renders_min']:.3f}-{c['renders_max']:.3f}); "
                   f"{100 * c['renders_within_real']:.0f}% of {len(renders)} renders within the real range")
     if c["renders_cleaner_than_real_max"] < 0.2 and "dose_e_per_px" in space:
-        console.print("  the renders are noisier than your images: raise the dose, e.g. "
+        console.print("  the renders are noisier than all of your images; a higher dose renders cleaner ones, e.g. "
                       "--set dose_e_per_px=\"loguniform(30,20000)\"")
 
 

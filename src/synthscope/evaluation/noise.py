@@ -40,8 +40,9 @@ def noise_level(image: np.ndarray, *, flat_fraction: float = 0.3) -> float:
 
 
 def compare_noise(real: Sequence[np.ndarray], renders: Sequence[np.ndarray]) -> dict:
-    """Noise levels of real images and renders: medians, ranges, and the share of renders
-    at most as noisy as the noisiest real image and at least as clean as the cleanest."""
+    """Noise levels of real images and renders: medians and ranges; the share of renders
+    within the real range (``renders_within_real``) and the share at most as noisy as the
+    noisiest real image (``renders_cleaner_than_real_max``)."""
     r = np.array([noise_level(im) for im in real])
     s = np.array([noise_level(im) for im in renders])
     if not len(r) or not len(s):
