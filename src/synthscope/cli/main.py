@@ -223,15 +223,16 @@ def preview(
     atomic_write_bytes(out, contact_sheet(rows))
     console.print(f"wrote {out}")
     if real is not None:
-        _print_noise_comparison(folder, samples, r, entropy, space, shape)
+        _print_noise_comparison(folder, [im for im, _ in imgs], samples, r, entropy, space, shape)
 
 
-def _print_noise_comparison(folder, samples, recipe, entropy, space, shape, *, n=24):
-    """One line: pixel noise of the real images against the renders' (24 or more), and a
-    hint where the renders are noisier than every real image."""
+def _print_noise_comparison(folder, shown, samples, recipe, entropy, space, shape, *, n=24):
+    """One line: pixel noise of the real images (those ``shown`` on the sheet, then more of
+    ``folder`` up to ``n``) against the renders' (24 or more), and a hint where the renders
+    are noisier than every real image."""
     from synthscope.evaluation.noise import compare_noise
 
-    real = [folder.pair(i)[0] for i in range(min(len(folder), n))]
+    real = list(shown) + [folder.pair(i)[0] for i in range(len(shown), min(len(folder), n))]
     renders = [sm.image for sm in samples] + [recipe.render_index(i, entropy=entropy, space=space, shape=shape).image
                                              for i in range(len(samples), n)]
     c = compare_noise(real, renders)
