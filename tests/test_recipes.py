@@ -112,3 +112,21 @@ def test_coating_lamellae_and_layer_streaks_change_the_look_not_the_labels():
     dark = np.isclose(rich.maps["tint"], 0.05, atol=1e-4) & layer
     assert abs(dark.sum() / layer.sum() - 0.06) < 0.02
     assert np.allclose(plain.maps["tint"][coating & ~grey], 0.9)
+
+
+def test_grain_recipe_cells_kind_renders_a_cell_section_with_its_scenario_recorded():
+    r = get_recipe("grain_boundaries")
+    kinds = [r.space.sample_one(SEED, i)["structure_kind"] for i in range(400)]
+    share = kinds.count("cells") / len(kinds)
+    assert abs(share - 0.25) < 0.06, share  # binomial sd 0.022 at n=400
+    cells = r.space.with_overrides({"structure_kind": "cells"})
+    a = r.render_index(3, entropy=SEED, space=cells, shape=(128, 128))
+    b = r.render_index(3, entropy=SEED, space=cells, shape=(128, 128))
+    sub = a.stats["cells_scenario"]
+    assert set(sub) == set(get_recipe("cell_membranes").space.names)
+    assert np.array_equal(a.mask, b.mask) and np.array_equal(a.image, b.image)
+    assert 0.02 < (a.mask == 1).mean() < 0.6 and set(np.unique(a.mask)) == {0, 1}
+    assert a.stats["cell_count"] == a.instances.max()
+    grains = r.render_index(3, entropy=SEED, space=r.space.with_overrides({"structure_kind": "grains"}),
+                            shape=(128, 128))
+    assert "cells_scenario" not in grains.stats

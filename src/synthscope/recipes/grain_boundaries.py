@@ -11,11 +11,16 @@ from __future__ import annotations
 
 from synthscope.params.distributions import Choice, Constant, LogUniform, Uniform
 from synthscope.params.space import ParameterSpace
+from synthscope.recipes import cell_membranes
 from synthscope.recipes.base import P, Recipe, detector_image, register_recipe
 from synthscope.structures.distractors import PARTICLE_STYLES, add_distractors
 from synthscope.structures.grains import generate_grains
 
-__all__ = ["GRAIN_BOUNDARIES", "BOUNDARY_STYLES", "PARTICLE_OPTIONS"]
+__all__ = ["GRAIN_BOUNDARIES", "BOUNDARY_STYLES", "PARTICLE_OPTIONS", "STRUCTURE_KINDS"]
+
+#: grains: the warped Voronoi polycrystal below; cells: a tissue section of recipe
+#: `cell_membranes` (the same topology, cells for grains and membranes for boundaries)
+STRUCTURE_KINDS = ("grains", "cells")
 
 #: groove: dark line; ridge: bright line; edge: SEM edge effect (bright flanks);
 #: step: no line at all, grains differ only by tint
@@ -85,11 +90,23 @@ SPACE = ParameterSpace(
         P("read_noise", Uniform(0.0, 0.05), 0.0, 1.0, doc="additive Gaussian noise std"),
         P("invert", Choice((False, True)), options=(False, True), doc="negative image"),
         P("pixel_size_nm", Constant(1000.0), 0.001, 1e9, doc="pixel size, nm (ASTM grain size number)"),
+        # last, so that adding it left every other parameter's draw unchanged
+        P("structure_kind", Choice(STRUCTURE_KINDS, p=(0.75, 0.25)), options=STRUCTURE_KINDS,
+          doc="grains, or cells: a cell_membranes section (its parameters drawn from that recipe's space, kept in stats)"),
     )
 )
 
 
+def _cells(shape, s, rng):
+    """A `cell_membranes` structure; its scenario, drawn from the sample's structure
+    stream, goes into the stats so that imaging (and the user) can read it."""
+    sub = cell_membranes.SPACE.sample(rng=rng)
+    return cell_membranes._structure(shape, sub, rng).with_stats(structure_kind="cells", cells_scenario=sub)
+
+
 def _structure(shape, s, rng):
+    if s.get("structure_kind", "grains") == "cells":
+        return _cells(shape, s, rng)
     style = s["boundary_style"]
     spec = generate_grains(
         shape,
@@ -134,6 +151,8 @@ def _structure(shape, s, rng):
 
 
 def _imaging(specimen, s, rng):
+    if "cells_scenario" in specimen.stats:
+        return cell_membranes._imaging(specimen, specimen.stats["cells_scenario"], rng)
     style = s["boundary_style"]
     bc = s["boundary_contrast"]
     topo = {"groove": bc, "ridge": -bc, "edge": 0.0, "step": 0.0}[style]
