@@ -119,6 +119,60 @@ def test_merging_makes_non_convex_grains():
     assert solidity(0.5) < solidity(0.0) - 0.02
 
 
+@pytest.mark.parametrize("angle", [0.0, 35.0, 120.0])
+def test_elongated_grains_have_the_aspect_and_direction_asked_and_keep_their_size(angle):
+    from skimage.measure import regionprops
+
+    kw = dict(mean_grain_diameter_px=30, relaxation_steps=3, waviness=0.0)
+    aspect, direction, diam = [], [], []
+    for i in range(4):
+        s = generate_grains((256, 256), elongation=3.0, elongation_angle_deg=angle, rng=SEED + i, **kw)
+        diam.append(s.stats["mean_grain_diameter_px"])
+        for r in regionprops(s.instances):
+            if r.area > 200 and r.axis_minor_length > 0:
+                aspect.append(r.axis_major_length / r.axis_minor_length)
+                # skimage's orientation: angle between the row axis and the major axis
+                direction.append(np.degrees(r.orientation) - 90.0)
+    iso = [generate_grains((256, 256), rng=SEED + i, **kw) for i in range(4)]
+    iso_aspect = np.median([r.axis_major_length / r.axis_minor_length for s in iso
+                            for r in regionprops(s.instances) if r.area > 200 and r.axis_minor_length > 0])
+    assert np.median(aspect) > 2.0 and iso_aspect < 1.6
+    # axial angles: the mean of doubled angles, compared modulo 180 degrees
+    d = np.radians(2 * np.asarray(direction))
+    mean = np.degrees(np.arctan2(np.sin(d).mean(), np.cos(d).mean())) / 2
+    assert abs((mean - angle + 90) % 180 - 90) < 10, mean
+    assert abs(np.mean(diam) / 30 - 1) < 0.10
+
+
+def test_striations_run_at_one_angle_per_grain_and_leave_the_rest_unchanged():
+    kw = dict(mean_grain_diameter_px=60, texture_amplitude=0.0, rng=SEED)
+    plain = generate_grains((192, 192), **kw)
+    same = generate_grains((192, 192), striation_amplitude=0.0, **kw)
+    striped = generate_grains((192, 192), striation_amplitude=0.2, striation_wavelength_px=6, **kw)
+    assert np.array_equal(plain.maps["tint"], same.maps["tint"])
+    assert np.array_equal(plain.instances, striped.instances) and np.array_equal(plain.labels, striped.labels)
+    extra = striped.maps["tint"] - plain.maps["tint"]
+    assert 0.0 < np.abs(extra).max() <= 0.2 + 1e-5
+    # inside a striped grain the added pattern is a set of parallel stripes: its
+    # gradients all point one way (coherence of the structure tensor near 1)
+    coherent = 0
+    for g in np.unique(plain.instances):
+        inside = plain.instances == g
+        if inside.sum() < 800 or np.abs(extra[inside]).max() < 0.02:
+            continue
+        gy, gx = np.gradient(np.where(inside, extra, 0.0))
+        core = inside & ~boundary_edges(plain.instances)
+        from scipy import ndimage as ndi
+        core = ndi.binary_erosion(core, iterations=2)
+        jyy, jxx, jxy = (gy * gy)[core].sum(), (gx * gx)[core].sum(), (gx * gy)[core].sum()
+        coherence = np.hypot(jxx - jyy, 2 * jxy) / (jxx + jyy)
+        assert coherence > 0.6, (g, coherence)
+        coherent += 1
+    assert coherent >= 2
+    with pytest.raises(ValueError, match="elongation"):
+        generate_grains((64, 64), elongation=0.5, rng=SEED)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_min_adjacent_contrast_is_enforced(seed):
     # grain tints barely vary (std 0.02) but neighbours must differ by 0.1

@@ -93,6 +93,12 @@ SPACE = ParameterSpace(
         # last, so that adding it left every other parameter's draw unchanged
         P("structure_kind", Choice(STRUCTURE_KINDS, p=(0.75, 0.25)), options=STRUCTURE_KINDS,
           doc="grains, or cells: a cell_membranes section (its parameters drawn from that recipe's space, kept in stats)"),
+        # after it, for the same reason: elongated grains (rolled, banded steels) and
+        # striations at a random angle in each grain (laths, twins, tint-etch striations)
+        P("elongation", Choice((1.0, 1.0, 1.0, 1.5, 2.0, 3.0)), 1.0, 20.0, doc="grain aspect ratio (1: equiaxed)"),
+        P("elongation_angle_deg", Uniform(0.0, 180.0), -360.0, 360.0, doc="long axis of elongated grains, degrees from x"),
+        P("striation_amplitude", Choice((0.0, 0.0, 0.0, 0.04, 0.08, 0.15)), 0.0, 2.0, doc="striations inside grains, tint units (0: none)"),
+        P("striation_wavelength_px", LogUniform(3.0, 16.0), 1.0, 500.0, doc="striation period, px"),
     )
 )
 
@@ -129,6 +135,10 @@ def _structure(shape, s, rng):
         min_adjacent_contrast=max(s["min_adjacent_contrast"], 0.08 if style == "step" else 0.0),
         texture_amplitude=s["texture_amplitude"],
         texture_wavelength=s["texture_wavelength"],
+        elongation=s.get("elongation", 1.0),
+        elongation_angle_deg=s.get("elongation_angle_deg", 0.0),
+        striation_amplitude=s.get("striation_amplitude", 0.0),
+        striation_wavelength_px=s.get("striation_wavelength_px", 6.0),
         pixel_size_nm=s["pixel_size_nm"],
         rng=rng,
     )

@@ -268,6 +268,19 @@ def _separate_neighbours(v, start, nbrs, m, lo, hi, pool):
             break
 
 
+@numba.njit(cache=True, nogil=True)
+def _add_striations(tint, inst, ca, sa, k, phase, amp, wob):
+    """Add ``amp[g] * cos(k[g] * (x cos a[g] + y sin a[g]) + phase[g] + wob)`` to the
+    pixels of each grain g (``inst``)."""
+    h, w = tint.shape
+    for i in range(h):
+        for j in range(w):
+            g = inst[i, j]
+            a = amp[g]
+            if a != 0.0:
+                tint[i, j] += a * math.cos(k[g] * (j * ca[g] + i * sa[g]) + phase[g] + wob[i, j])
+
+
 def generate_grains(
     shape: tuple[int, int],
     *,
@@ -289,6 +302,10 @@ def generate_grains(
     min_adjacent_contrast: float = 0.05,
     texture_amplitude: float = 0.05,
     texture_wavelength: float = 0.4,
+    elongation: float = 1.0,
+    elongation_angle_deg: float = 0.0,
+    striation_amplitude: float = 0.0,
+    striation_wavelength_px: float = 6.0,
     pixel_size_nm: float = 1000.0,
     rng: np.random.Generator | int | None = None,
 ) -> Specimen:
@@ -340,6 +357,19 @@ def generate_grains(
         Amplitude of the fBm texture added to the tint.
     texture_wavelength : float > 0
         Texture wavelength as a fraction of the grain diameter (paper: 1/5 to 2/3).
+    elongation : float >= 1
+        Aspect ratio of the grains (rolled, drawn or banded microstructures): the
+        tessellation is made in coordinates squeezed along ``elongation_angle_deg`` by
+        ``sqrt(elongation)`` and stretched across it by as much, so grain areas, and the
+        mean diameter, are kept.
+    elongation_angle_deg : float
+        Direction of the long axis of the grains, degrees from the image x axis.
+    striation_amplitude : float >= 0
+        Amplitude (tint units) of straight striations inside grains, each grain at its
+        own random angle, phase and strength (laths, twins, etch striations; a change of
+        their direction marks a boundary between grains of like tint). 0: none.
+    striation_wavelength_px : float > 0
+        Mean striation period, px (each grain varies it by a factor 0.7-1.4).
     pixel_size_nm : float > 0
         Only for the ASTM number in the statistics.
     rng : Generator, int or None
@@ -357,6 +387,10 @@ def generate_grains(
         raise ValueError(f"merge_fraction must be in [0, 0.8), got {merge_fraction}")
     if not 0 <= groove_raggedness <= 1:
         raise ValueError(f"groove_raggedness must be in [0, 1], got {groove_raggedness}")
+    if not elongation >= 1:
+        raise ValueError(f"elongation must be >= 1, got {elongation}")
+    if not striation_wavelength_px > 0:
+        raise ValueError(f"striation_wavelength_px must be > 0, got {striation_wavelength_px}")
     area = float(h * w)
     if n_grains:
         diameter = math.sqrt(4.0 * area / (math.pi * n_grains))
@@ -371,7 +405,20 @@ def generate_grains(
     # fine-scale bending (jagged, serrated boundaries) on top of the broad waviness
     amp_fine = roughness * diameter
     pad = int(math.ceil(min(1.0 * diameter, 0.5 * max(h, w)) + 2.5 * (amp + amp_fine))) + 2
-    ph, pw = h + 2 * pad, w + 2 * pad
+    # elongated grains: an isotropic tessellation looked up at m @ (pixel - centre), m
+    # squeezing the long axis and stretching the other (det m = 1: areas are kept)
+    m = None
+    if elongation > 1.0:
+        th = math.radians(elongation_angle_deg)
+        t_ = np.array([-math.sin(th), math.cos(th)])  # long axis, (y, x); y points down
+        n_ = np.array([t_[1], -t_[0]])
+        r = math.sqrt(elongation)
+        m = np.outer(t_, t_) / r + r * np.outer(n_, n_)
+        corners = np.array([[-h, -w], [-h, w], [h, -w], [h, w]], np.float64) / 2.0
+        half = np.abs(corners @ m.T).max(axis=0)
+        ph, pw = (int(math.ceil(2.0 * half[k])) + 2 * pad for k in (0, 1))
+    else:
+        ph, pw = h + 2 * pad, w + 2 * pad
     density = 1.0 / (math.pi / 4.0 * diameter**2)  # grains per px^2
     n_seeds = max(4, int(round(ph * pw * density / (1.0 - merge_fraction))))
 
@@ -402,7 +449,18 @@ def generate_grains(
                 wl = max(3.0, wl)
                 smooth_field((h, w), wavelength_px=wl, rng=rng, add_to=dy, amplitude=a)
                 smooth_field((h, w), wavelength_px=wl, rng=rng, add_to=dx, amplitude=a)
-    lab = SeedIndex(seeds, (ph, pw)).labels((h, w), offset=(pad, pad), dy=dy, dx=dx)
+    offset = (pad, pad)
+    if m is not None:
+        # the linear map joins the warp as a displacement, about the centres of the
+        # image and of the tessellation's domain
+        yy = (np.arange(h, dtype=np.float64) - (h - 1) / 2.0)[:, None]
+        xx = (np.arange(w, dtype=np.float64) - (w - 1) / 2.0)[None, :]
+        ly = (m[0, 0] - 1.0) * yy + m[0, 1] * xx
+        lx = m[1, 0] * yy + (m[1, 1] - 1.0) * xx
+        dy = ly.astype(np.float32) if dy is None else dy + ly.astype(np.float32)
+        dx = lx.astype(np.float32) if dx is None else dx + lx.astype(np.float32)
+        offset = ((ph - h) / 2.0, (pw - w) / 2.0)
+    lab = SeedIndex(seeds, (ph, pw)).labels((h, w), offset=offset, dy=dy, dx=dx)
     if roots is not None:
         lab = roots[lab].astype(np.int32)
     lut = _compact_lut(lab, n_seeds + 1)
@@ -453,6 +511,17 @@ def generate_grains(
             # lumps about as long as the band is wide
             rag = smooth_field((h, w), wavelength_px=max(3.0, 1.5 * groove_width_px), rng=rng)
         groove_profile(g, g2, mix, f, thr, float(groove_depth), height, rag, 0.45 * float(groove_raggedness))
+
+    if striation_amplitude > 0:
+        # drawn last, so that without striations every other draw is as before
+        ang = rng.uniform(0.0, math.pi, n + 1)
+        per = float(striation_wavelength_px) * rng.uniform(0.7, 1.4, n + 1)
+        amp_g = float(striation_amplitude) * rng.random(n + 1) * (rng.random(n + 1) < 0.7)
+        phase = rng.uniform(0.0, 2.0 * math.pi, n + 1)
+        # a smooth phase wobble keeps the stripes from looking ruled
+        wob = smooth_field((h, w), wavelength_px=max(8.0, 0.7 * diameter), rng=rng, amplitude=1.5)
+        tint = np.ascontiguousarray(tint, dtype=np.float32)
+        _add_striations(tint, inst, np.cos(ang), np.sin(ang), 2.0 * math.pi / per, phase, amp_g, wob)
 
     stats = grain_statistics(inst, pixel_size_nm=pixel_size_nm)
     stats["target_grain_diameter_px"] = diameter
