@@ -112,6 +112,13 @@ def test_evaluate_and_segment_write_outputs(tmp_path, tiny_run):
     assert res.returncode == 0, res.stderr
     with Image.open(tmp_path / "seg3" / "0.png") as im:
         assert np.array(im).shape == (64, 64)
+    # the default, auto: the run's recipe's choice (1 for grain_boundaries); pyramid by name
+    assert json.loads((tmp_path / "seg" / "summary.json").read_text())["scale"] == 1.0
+    res = run("segment", tiny_run, real / "images", "--out", tmp_path / "seg4", "--roi", "32", "--scale", "pyramid")
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "seg4" / "summary.json").read_text())["scale"] == "pyramid"
+    with Image.open(tmp_path / "seg4" / "0.png") as im:
+        assert np.array(im).shape == (64, 64)
 
 
 def test_preview_writes_a_sheet(tmp_path):
@@ -266,3 +273,12 @@ def test_train_depth_option(tmp_path):
     # six levels: channels 4, 8, ..., 4 * 2**5
     convs = [m for m in model.modules() if isinstance(m, __import__("torch").nn.Conv2d)]
     assert max(m.out_channels for m in convs) == 128
+
+
+def test_scale_auto_resolves_to_the_recipes_choice():
+    from synthscope.cli.main import _resolve_scale
+
+    assert _resolve_scale("auto", "coating_cross_section") == "pyramid"
+    assert _resolve_scale("auto", "grain_boundaries") == 1.0
+    assert _resolve_scale("auto", None) == 1.0 and _resolve_scale("auto", "no_such_recipe") == 1.0
+    assert _resolve_scale((1.0, 0.5), "coating_cross_section") == (1.0, 0.5)  # an explicit choice wins

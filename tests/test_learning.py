@@ -151,3 +151,36 @@ def test_predict_at_several_scales_averages_the_single_scale_probabilities():
         predict(model, img, scale=())
     with pytest.raises(ValueError, match="scale must be in"):
         predict(model, img, scale=(1.0, 9.0))
+
+
+def test_pyramid_scales_halve_until_the_image_fits_one_window():
+    from synthscope.learning.infer import predict, pyramid_scales
+
+    assert pyramid_scales((1024, 1024), 256) == (1.0, 0.5, 0.25)
+    assert pyramid_scales((1024, 700), 256) == (1.0, 0.5, 0.25)  # shorter side 700 -> 350 -> 175
+    assert pyramid_scales((300, 2000), 256) == (1.0, 0.5)
+    assert pyramid_scales((256, 256), 256) == (1.0,)
+    assert pyramid_scales((100000, 100000), 256)[-1] >= 0.05  # never below predict's range
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 5, padding=2), torch.nn.Tanh(), torch.nn.Conv2d(3, 3, 3, padding=1))
+    img = np.random.default_rng(1).random((140, 150)).astype(np.float32)
+    assert np.allclose(predict(model, img, roi_size=64, tta=False, scale="pyramid"),
+                       predict(model, img, roi_size=64, tta=False, scale=(1.0, 0.5, 0.25)), atol=1e-6)
+    small = img[:60, :60]  # fits one window: the pyramid is the image alone
+    assert np.allclose(predict(model, small, roi_size=64, tta=False, scale="pyramid"),
+                       predict(model, small, roi_size=64, tta=False), atol=1e-6)
+    with pytest.raises(ValueError, match="'pyramid'"):
+        predict(model, img, scale="pyramids")
+
+
+def test_recipes_name_their_inference_scale():
+    from synthscope.recipes import get_recipe
+    from synthscope.recipes.base import Recipe
+
+    assert get_recipe("coating_cross_section").inference_scale == "pyramid"
+    assert get_recipe("grain_boundaries").inference_scale == "1"
+    r = get_recipe("grain_boundaries")
+    with pytest.raises(ValueError, match="inference_scale"):
+        Recipe(name="x", space=r.space, structure=r.structure, imaging=r.imaging, inference_scale="0.01")
+    with pytest.raises(ValueError, match="inference_scale"):
+        Recipe(name="x", space=r.space, structure=r.structure, imaging=r.imaging, inference_scale="big")

@@ -607,18 +607,36 @@ def _real_default() -> list[Path]:
 
 
 SCALE_HELP = ("resample images by this factor before the network (0.5 for micrographs at twice the renders' "
-              "magnification); several, e.g. 1,0.7,0.5, average the predictions at each")
+              "magnification); several, e.g. 1,0.7,0.5, average the predictions at each; 'pyramid': 1, 1/2, ... "
+              "until the image fits one window; 'auto': the run's recipe's choice (1 for most, pyramid for "
+              "coating_cross_section)")
 
 
-def _parse_scale(text: str) -> float | tuple[float, ...]:
-    """``--scale``: one factor, or comma-separated factors, each in [0.05, 4]."""
+def _parse_scale(text: str) -> float | tuple[float, ...] | str:
+    """``--scale``: 'auto', 'pyramid', one factor, or comma-separated factors, each in [0.05, 4]."""
+    if str(text) in ("auto", "pyramid"):
+        return str(text)
     try:
         vals = tuple(float(v) for v in str(text).split(","))
     except ValueError:
         vals = ()
     if not vals or not all(0.05 <= v <= 4 for v in vals):  # also catches NaN
-        fail(f"--scale takes factors in [0.05, 4], one or comma-separated (e.g. 1,0.7,0.5); got {text!r}")
+        fail(f"--scale takes auto, pyramid, or factors in [0.05, 4], one or comma-separated (e.g. 1,0.7,0.5); "
+             f"got {text!r}")
     return vals[0] if len(vals) == 1 else vals
+
+
+def _resolve_scale(scale, recipe_name: str | None):
+    """'auto' -> the recipe's `Recipe.inference_scale` (1 for runs of unknown recipes)."""
+    if scale != "auto":
+        return scale
+    from synthscope.recipes import get_recipe
+
+    try:
+        choice = get_recipe(recipe_name).inference_scale if recipe_name else "1"
+    except ValueError:
+        choice = "1"
+    return _parse_scale(choice)
 
 
 @app.command()
@@ -629,7 +647,7 @@ def evaluate(
     tolerance_px: Annotated[float, typer.Option(help="boundary match tolerance")] = 2.0,
     tta: Annotated[bool, typer.Option(help="flip test-time augmentation")] = True,
     roi: Annotated[int, typer.Option(help="sliding-window side, px")] = 256,
-    scale: Annotated[str, typer.Option(help=SCALE_HELP)] = "1",
+    scale: Annotated[str, typer.Option(help=SCALE_HELP)] = "auto",
     grey: Annotated[str, typer.Option(help="colour to grey: luminance or pca")] = "luminance",
     class_map: Annotated[str | None, typer.Option(help="mask values to classes, e.g. 1:0,2:1 (crack is value 2)")] = None,
 ):
@@ -674,6 +692,7 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1
 
     model = load_model(run)
     recipe = model.synthscope_meta.get("recipe")
+    scale = _resolve_scale(scale, recipe)
     # particle recipes: region classes and instances; the others: a boundary class
     scoring = _scoring(recipe)
     particles = scoring != "boundaries"  # region classes, not boundaries
@@ -745,7 +764,7 @@ def segment(
     min_grain_area_px: Annotated[int, typer.Option(help="smaller regions are merged away")] = 10,
     tta: Annotated[bool, typer.Option()] = True,
     roi: Annotated[int, typer.Option()] = 256,
-    scale: Annotated[str, typer.Option(help=SCALE_HELP)] = "1",
+    scale: Annotated[str, typer.Option(help=SCALE_HELP)] = "auto",
     grey: Annotated[str, typer.Option(help="colour to grey: luminance or pca")] = "luminance",
 ):
     """Segment micrographs of any size: class masks, grains.csv and summary.json."""
@@ -767,7 +786,8 @@ def _segment(run, files, images, out, *, pixel_size_nm, min_grain_area_px, tta, 
     from synthscope.structures.grains import grain_statistics
 
     model = load_model(run)
-    summary = {"run": str(run), "pixel_size_nm": pixel_size_nm, "images": []}
+    scale = _resolve_scale(scale, model.synthscope_meta.get("recipe"))
+    summary = {"run": str(run), "pixel_size_nm": pixel_size_nm, "images": [], "scale": scale}
     rows = []
     if _scoring(model.synthscope_meta.get("recipe")) == "instances":
         return _segment_particles(model, files, images, out, summary, min_area_px=min_grain_area_px, tta=tta, roi=roi,

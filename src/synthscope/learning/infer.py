@@ -11,13 +11,24 @@ from scipy import ndimage as ndi
 
 from synthscope.learning.models import normalize_image
 
-__all__ = ["predict", "predict_mask", "decide_classes"]
+__all__ = ["predict", "predict_mask", "decide_classes", "pyramid_scales"]
+
+
+def pyramid_scales(shape: Sequence[int], roi_size: int) -> tuple[float, ...]:
+    """Factors 1, 1/2, 1/4, ... down to the first at which the whole image fits in one
+    window of ``roi_size`` (its shorter side at most the window), at least 0.05: a
+    network trained on crops then also sees each image whole, for classes that only
+    their surroundings tell apart (a layer by where it lies between others)."""
+    scales = [1.0]
+    while min(shape) * scales[-1] > roi_size and scales[-1] / 2 >= 0.05:
+        scales.append(scales[-1] / 2)
+    return tuple(scales)
 
 
 @torch.no_grad()
 def predict(model, image: np.ndarray, *, roi_size: int = 256, overlap: float = 0.25,
             tta: bool = True, device: str | None = None, batch: int = 4,
-            scale: float | Sequence[float] = 1.0) -> np.ndarray:
+            scale: float | Sequence[float] | str = 1.0) -> np.ndarray:
     """Class probabilities of a 2D image.
 
     Parameters
@@ -35,7 +46,8 @@ def predict(model, image: np.ndarray, *, roi_size: int = 256, overlap: float = 0
         Use it to bring micrographs taken at a higher magnification than the training
         renders into the network's range. Several factors (e.g. ``(1, 0.7, 0.5)``):
         the probabilities at each are averaged (multi-scale inference, for micrographs
-        whose magnification relative to the renders is not known).
+        whose magnification relative to the renders is not known). ``"pyramid"``:
+        the factors of `pyramid_scales` for this image and window.
 
     Returns
     -------
@@ -45,6 +57,12 @@ def predict(model, image: np.ndarray, *, roi_size: int = 256, overlap: float = 0
 
     if image.ndim != 2:
         raise ValueError(f"image must be 2D, got shape {image.shape}")
+    if isinstance(scale, str):
+        if scale != "pyramid":
+            raise ValueError(f"scale must be a factor, factors or 'pyramid', got {scale!r}")
+        scale = pyramid_scales(image.shape, roi_size)
+        if len(scale) == 1:
+            scale = scale[0]
     if not np.isscalar(scale):
         scales = [float(s) for s in scale]
         if not scales:

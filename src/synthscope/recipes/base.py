@@ -38,6 +38,10 @@ class Recipe:
     scoring : how a model of this recipe is scored and its output read: 'boundaries'
         (thin class 1: boundary F1), 'regions' (class IoUs), 'instances' (class IoUs
         plus objects of class 1 split into instances)
+    inference_scale : what ``--scale auto`` (the default of ``evaluate`` and ``segment``)
+        means for this recipe's models: a factor, comma-separated factors, or
+        'pyramid' (the image at 1, 1/2, ... until it fits one window; see
+        `synthscope.learning.infer.pyramid_scales`)
     """
 
     name: str
@@ -49,10 +53,19 @@ class Recipe:
     default_size: tuple[int, int] = (512, 512)
     classify: Callable | None = None
     scoring: str = "boundaries"
+    inference_scale: str = "1"
 
     def __post_init__(self):
         if self.scoring not in SCORINGS:
             raise ValueError(f"scoring must be one of {', '.join(SCORINGS)}, got {self.scoring!r}")
+        if self.inference_scale != "pyramid":
+            try:
+                ok = all(0.05 <= float(v) <= 4 for v in self.inference_scale.split(","))
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError("inference_scale must be 'pyramid' or factors in [0.05, 4], "
+                                 f"got {self.inference_scale!r}")
 
     def render(self, scenario: Mapping[str, Any], *, shape=None, entropy: int = 0, index: int = 0) -> Sample:
         """Render one scenario. Structure and imaging draw from their own streams of

@@ -203,6 +203,9 @@ COATING_CROSS_SECTION = register_recipe(
         imaging=_imaging,
         classes=("background", "layer", "crack"),
         scoring="regions",
+        # a layer is told from the substrate by where it lies: see each section whole
+        # too (layer IoU 0.357 / 0.253 at scale 1 -> 0.520 / 0.487, two networks)
+        inference_scale="pyramid",
         description="SEM cross-sections: porous coating / layer with cracks / substrate",
         default_size=(512, 512),
     )
