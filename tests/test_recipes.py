@@ -130,3 +130,20 @@ def test_grain_recipe_cells_kind_renders_a_cell_section_with_its_scenario_record
     grains = r.render_index(3, entropy=SEED, space=r.space.with_overrides({"structure_kind": "grains"}),
                             shape=(128, 128))
     assert "cells_scenario" not in grains.stats
+
+
+def test_banded_grains_example_turns_on_elongation_and_striations():
+    from pathlib import Path
+
+    r = get_recipe("grain_boundaries")
+    default = [r.space.sample_one(SEED, i) for i in range(60)]
+    assert all(s["elongation"] == 1.0 and s["striation_amplitude"] == 0.0 for s in default)
+    name, overrides = load_scenario_file(Path(__file__).parents[1] / "examples" / "banded_grains.yaml")
+    assert name == "grain_boundaries"
+    space = r.space.with_overrides(overrides)
+    drawn = [space.sample_one(SEED, i) for i in range(200)]
+    # half the renders each (choice of 6 values, 3 of them "off"); binomial sd 0.035
+    assert 0.38 < np.mean([s["elongation"] > 1 for s in drawn]) < 0.62
+    assert 0.38 < np.mean([s["striation_amplitude"] > 0 for s in drawn]) < 0.62
+    # with the overrides off the scenario's other draws are unchanged
+    assert all(d["mean_grain_diameter_px"] == s["mean_grain_diameter_px"] for d, s in zip(drawn[:60], default, strict=True))
