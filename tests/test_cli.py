@@ -81,6 +81,8 @@ def test_evaluate_and_segment_bad_input(tmp_path, tiny_run):
     one_line_error(run("segment", tiny_run, broken / "images", "--out", out, "--scale", "1,x"), "--scale", "'1,x'")
     one_line_error(run("evaluate", tiny_run, "--real", _real_folder(tmp_path / "ok2"), "--out", out, "--scale", "1,nan"),
                    "--scale", "[0.05, 4]")
+    one_line_error(run("segment", tiny_run, broken / "images", "--out", out, "--grey", "hue"), "--grey",
+                   "auto, luminance, pca, fuse", "'hue'")
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rep")]
 
@@ -119,6 +121,40 @@ def test_evaluate_and_segment_write_outputs(tmp_path, tiny_run):
     assert json.loads((tmp_path / "seg4" / "summary.json").read_text())["scale"] == "pyramid"
     with Image.open(tmp_path / "seg4" / "0.png") as im:
         assert np.array(im).shape == (64, 64)
+
+
+def test_colour_images_are_fused_by_default_for_grain_models(tmp_path, tiny_run):
+    # tint-like colour images: the grain recipe's auto grey is 'fuse', the report and the
+    # summary say so, and the masks keep the images' (H, W)
+    real = tmp_path / "tint"
+    (real / "images").mkdir(parents=True)
+    (real / "masks").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray((rng.random((48, 56, 3)) * 255).astype(np.uint8)).save(real / "images" / f"{i}.png")
+        Image.fromarray(np.zeros((48, 56), np.uint8)).save(real / "masks" / f"{i}.png")
+    res = run("evaluate", tiny_run, "--real", real, "--out", tmp_path / "rep", "--roi", "32")
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "rep" / "report.json").read_text())["meta"]["grey"] == "fuse"
+    res = run("segment", tiny_run, real / "images", "--out", tmp_path / "seg", "--roi", "32")
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "seg" / "summary.json").read_text())["grey"] == "fuse"
+    with Image.open(tmp_path / "seg" / "0.png") as im:
+        assert np.array(im).shape == (48, 56)
+    res = run("segment", tiny_run, real / "images", "--out", tmp_path / "seg2", "--roi", "32", "--grey", "luminance")
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "seg2" / "summary.json").read_text())["grey"] == "luminance"
+
+
+def test_grey_auto_resolves_to_the_recipes_choice(tmp_path, tiny_run):
+    from synthscope.cli.main import _resolve_grey
+
+    assert _resolve_grey("auto", tiny_run) == "fuse"
+    assert _resolve_grey("pca", tiny_run) == "pca"  # an explicit choice wins
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"recipe": None}))
+    assert _resolve_grey("auto", other) == "luminance"  # runs of unknown recipes
 
 
 def test_preview_writes_a_sheet(tmp_path):

@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from synthscope.datasets import RealFolder, read_image
-from synthscope.datasets.io import to_grey
+from synthscope.datasets.io import colour_views, to_grey
 
 
 def _folder(root, n=2, size=(32, 48), rgb=False, mask_size=None, mask_values=(0, 255)):
@@ -58,6 +58,49 @@ def test_rgb_to_grey(tmp_path):
     assert abs(pca[0, 0] - pca[0, 9]) > 0.9
     g = np.repeat(np.linspace(0, 1, 25).reshape(5, 5)[..., None], 3, -1)  # grey stored as RGB
     np.testing.assert_allclose(to_grey(g, "pca"), g[..., 0], atol=1e-9)
+
+
+def _tinted(h=40, w=40):
+    """Bright top half split by a hue-only step (equal luminance), dark bottom half."""
+    img = np.zeros((h, w, 3))
+    img[: h // 2, : w // 2] = (0.80, 0.55, 0.30)
+    lum = 0.299 * 0.80 + 0.587 * 0.55 + 0.114 * 0.30
+    # no blue, green at lum and red chosen so that the luminance is lum again
+    img[: h // 2, w // 2:] = ((1 - 0.587) * lum / 0.299, lum, 0.0)
+    img[h // 2:] = 0.05
+    return img
+
+
+def test_colour_views_show_the_hue_steps_the_first_axis_hides(tmp_path):
+    img = _tinted()
+    lum = to_grey(img, "luminance")
+    assert abs(lum[5, 5] - lum[5, 35]) < 1e-9  # the top halves are equally bright
+    v = colour_views(img)
+    assert v.shape == (2, 40, 40) and v.dtype == np.float32 and v.min() == 0 and v.max() == 1
+    np.testing.assert_allclose(v[0], to_grey(img, "pca"), atol=1e-6)  # view 0 is the pca grey
+    # the brightness step dominates the first axis; the hue step the second
+    assert abs(v[0][5, 5] - v[0][35, 5]) > 0.9
+    assert abs(v[1][5, 5] - v[1][5, 35]) > 0.5 > abs(v[0][5, 5] - v[0][5, 35])
+    assert colour_views(img, max_views=1).shape == (1, 40, 40)
+    with pytest.raises(ValueError, match="max_views"):
+        colour_views(img, max_views=4)
+    with pytest.raises(ValueError, match="colour image"):
+        colour_views(img[..., 0])
+    g = np.repeat(np.linspace(0, 1, 25).reshape(5, 5)[..., None], 3, -1)  # grey stored as RGB
+    assert colour_views(g).shape == (1, 5, 5)
+    # read_image and RealFolder: colour files become view stacks, grey files stay 2-D
+    root = tmp_path / "f"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    Image.fromarray((img * 255).round().astype(np.uint8)).save(root / "images" / "tint.png")
+    Image.fromarray((lum * 255).round().astype(np.uint8)).save(root / "images" / "grey.png")
+    for stem in ("tint", "grey"):
+        Image.fromarray(np.zeros((40, 40), np.uint8)).save(root / "masks" / f"{stem}.png")
+    assert read_image(root / "images" / "tint.png", grey="fuse").shape == (2, 40, 40)
+    assert read_image(root / "images" / "grey.png", grey="fuse").shape == (40, 40)
+    f = RealFolder(root, grey="fuse", require_masks=True)
+    shapes = {f.stem(i): f.pair(i)[0].shape for i in range(len(f))}
+    assert shapes == {"tint": (2, 40, 40), "grey": (40, 40)}
 
 
 def test_unreadable_and_nan_images(tmp_path):

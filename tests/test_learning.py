@@ -173,14 +173,45 @@ def test_pyramid_scales_halve_until_the_image_fits_one_window():
         predict(model, img, scale="pyramids")
 
 
+def test_fuse_probabilities_keeps_the_strongest_foreground_evidence():
+    from synthscope.learning.infer import fuse_probabilities, predict
+
+    # two classes: the greater boundary probability of the two views, hand-computed
+    a = np.array([[[0.9, 0.2]], [[0.1, 0.8]]], np.float32)  # (C=2, H=1, W=2)
+    b = np.array([[[0.3, 0.6]], [[0.7, 0.4]]], np.float32)
+    np.testing.assert_allclose(fuse_probabilities([a, b]), [[[0.3, 0.2]], [[0.7, 0.8]]], atol=1e-7)
+    # three classes: foreground maxima (0.5, 0.4) and background minimum 0.1, renormalised by 1.0
+    a3 = np.array([0.1, 0.5, 0.4], np.float32)[:, None, None]
+    b3 = np.array([0.6, 0.1, 0.3], np.float32)[:, None, None]
+    np.testing.assert_allclose(fuse_probabilities([a3, b3])[:, 0, 0], [0.1, 0.5, 0.4], atol=1e-7)
+    c3 = np.array([0.2, 0.2, 0.6], np.float32)[:, None, None]  # maxima 0.5, 0.6 and minimum 0.1: sum 1.2
+    np.testing.assert_allclose(fuse_probabilities([a3, c3])[:, 0, 0], np.array([0.1, 0.5, 0.6]) / 1.2, atol=1e-6)
+    assert np.allclose(fuse_probabilities([a]), a)
+    with pytest.raises(ValueError, match="at least one view"):
+        fuse_probabilities([])
+    # predict on a (K, H, W) stack is the fusion of the views' predictions
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 5, padding=2), torch.nn.Tanh(), torch.nn.Conv2d(2, 2, 3, padding=1))
+    views = np.random.default_rng(2).random((2, 70, 90)).astype(np.float32)
+    kw = dict(roi_size=64, tta=False)
+    want = fuse_probabilities([predict(model, v, **kw) for v in views])
+    assert np.allclose(predict(model, views, **kw), want, atol=1e-6)
+    assert not np.allclose(want, predict(model, views[0], **kw), atol=1e-3)  # the second view counts
+    with pytest.raises(ValueError, match="views"):
+        predict(model, views[None])
+
+
 def test_recipes_name_their_inference_scale():
     from synthscope.recipes import get_recipe
     from synthscope.recipes.base import Recipe
 
     assert get_recipe("coating_cross_section").inference_scale == "pyramid"
     assert get_recipe("grain_boundaries").inference_scale == "1"
+    assert get_recipe("grain_boundaries").grey == "fuse" and get_recipe("precipitates").grey == "luminance"
     r = get_recipe("grain_boundaries")
     with pytest.raises(ValueError, match="inference_scale"):
         Recipe(name="x", space=r.space, structure=r.structure, imaging=r.imaging, inference_scale="0.01")
     with pytest.raises(ValueError, match="inference_scale"):
         Recipe(name="x", space=r.space, structure=r.structure, imaging=r.imaging, inference_scale="big")
+    with pytest.raises(ValueError, match="grey must be one of luminance, pca, fuse"):
+        Recipe(name="x", space=r.space, structure=r.structure, imaging=r.imaging, grey="hue")

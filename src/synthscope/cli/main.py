@@ -639,6 +639,32 @@ def _resolve_scale(scale, recipe_name: str | None):
     return _parse_scale(choice)
 
 
+GREY_HELP = ("colour images: luminance, pca (first principal colour axis), fuse (segment the first two "
+             "colour axes and keep the evidence of both: tint-etched sections), or auto: the recipe's choice")
+
+
+def _resolve_grey(grey: str, run: Path) -> str:
+    """'auto' -> the grey method of the run's recipe (`Recipe.grey`; luminance for runs
+    of unknown recipes); other values are checked against GREY_METHODS."""
+    from synthscope.datasets.io import GREY_METHODS
+
+    if grey != "auto":
+        if grey not in GREY_METHODS:
+            fail(f"--grey must be one of auto, {', '.join(GREY_METHODS)}; got {grey!r}")
+        return grey
+    from synthscope.learning.train import run_recipe
+    from synthscope.recipes import get_recipe
+
+    try:
+        name = run_recipe(run)
+    except ValueError as err:
+        fail(str(err))
+    try:
+        return get_recipe(name).grey if name else "luminance"
+    except ValueError:
+        return "luminance"
+
+
 @app.command()
 def evaluate(
     run: Annotated[Path, typer.Argument(help="training run folder")],
@@ -648,7 +674,7 @@ def evaluate(
     tta: Annotated[bool, typer.Option(help="flip test-time augmentation")] = True,
     roi: Annotated[int, typer.Option(help="sliding-window side, px")] = 256,
     scale: Annotated[str, typer.Option(help=SCALE_HELP)] = "auto",
-    grey: Annotated[str, typer.Option(help="colour to grey: luminance or pca")] = "luminance",
+    grey: Annotated[str, typer.Option(help=GREY_HELP)] = "auto",
     class_map: Annotated[str | None, typer.Option(help="mask values to classes, e.g. 1:0,2:1 (crack is value 2)")] = None,
 ):
     """Score a trained model and the Otsu / k-means baselines on real labelled images."""
@@ -656,11 +682,12 @@ def evaluate(
 
     factors = _parse_scale(scale)
     cmap = _class_map(class_map)
+    grey = _resolve_grey(grey, run)
     folders = [RealFolder(p, require_masks=True, grey=grey, class_map=cmap) for p in real]
     for f in folders:  # read everything first: a bad file fails before anything is written
         for i in range(len(f)):
             f.pair(i)
-    _evaluate(run, folders, out, tolerance_px=tolerance_px, tta=tta, roi=roi, scale=factors)
+    _evaluate(run, folders, out, tolerance_px=tolerance_px, tta=tta, roi=roi, scale=factors, grey=grey)
 
 
 def _class_map(text: str | None) -> dict | None:
@@ -685,7 +712,7 @@ def _scoring(recipe_name: str | None) -> str:
         return "boundaries"
 
 
-def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1.0):
+def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1.0, grey="luminance"):
     from synthscope.evaluation import evaluate_folder
     from synthscope.evaluation.report import overlay_figure, write_report
     from synthscope.learning import load_model, predict_mask
@@ -715,7 +742,7 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1
                 boundary_class=boundary_class, tolerance_px=tolerance_px, on_image=on_image,
                 grain_stats=recipe in (None, "grain_boundaries"), instance_class=1 if scoring == "instances" else None,
                 key="mean_iou" if particles else "boundary_f1"))
-        meta = {"run": str(run), "tolerance_px": tolerance_px, "tta": tta, "scale": scale,
+        meta = {"run": str(run), "tolerance_px": tolerance_px, "tta": tta, "scale": scale, "grey": grey,
                 "model_steps": model.synthscope_meta.get("steps"), "recipe": model.synthscope_meta.get("recipe")}
         write_report(tmp, results, title="synthscope evaluation", meta=meta, figures=figures)
     for r in results:
@@ -765,19 +792,20 @@ def segment(
     tta: Annotated[bool, typer.Option()] = True,
     roi: Annotated[int, typer.Option()] = 256,
     scale: Annotated[str, typer.Option(help=SCALE_HELP)] = "auto",
-    grey: Annotated[str, typer.Option(help="colour to grey: luminance or pca")] = "luminance",
+    grey: Annotated[str, typer.Option(help=GREY_HELP)] = "auto",
 ):
     """Segment micrographs of any size: class masks, grains.csv and summary.json."""
     from synthscope.datasets.io import read_image
 
     factors = _parse_scale(scale)
+    grey = _resolve_grey(grey, run)
     files = _input_files(inputs)
     images = [read_image(f, grey=grey) for f in files]  # fails on an unreadable file before writing
     _segment(run, files, images, out, pixel_size_nm=pixel_size_nm, min_grain_area_px=min_grain_area_px,
-             tta=tta, roi=roi, scale=factors)
+             tta=tta, roi=roi, scale=factors, grey=grey)
 
 
-def _segment(run, files, images, out, *, pixel_size_nm, min_grain_area_px, tta, roi, scale=1.0):
+def _segment(run, files, images, out, *, pixel_size_nm, min_grain_area_px, tta, roi, scale=1.0, grey="luminance"):
     import numpy as np
 
     from synthscope.datasets.io import encode_png
@@ -787,7 +815,7 @@ def _segment(run, files, images, out, *, pixel_size_nm, min_grain_area_px, tta, 
 
     model = load_model(run)
     scale = _resolve_scale(scale, model.synthscope_meta.get("recipe"))
-    summary = {"run": str(run), "pixel_size_nm": pixel_size_nm, "images": [], "scale": scale}
+    summary = {"run": str(run), "pixel_size_nm": pixel_size_nm, "images": [], "scale": scale, "grey": grey}
     rows = []
     if _scoring(model.synthscope_meta.get("recipe")) == "instances":
         return _segment_particles(model, files, images, out, summary, min_area_px=min_grain_area_px, tta=tta, roi=roi,
@@ -884,7 +912,7 @@ def demo(
         fail(f"{out}: exists and is not empty; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     r = get_recipe("grain_boundaries")
-    folders = [RealFolder(p, require_masks=True) for p in (real or _real_default())]
+    folders = [RealFolder(p, require_masks=True, grey=r.grey) for p in (real or _real_default())]
     console.rule("1/6 generate")
     with _progress() as p:
         task = p.add_task("generate", total=32)
@@ -903,7 +931,7 @@ def demo(
     console.print(json.dumps(summary))
     console.rule("4/6 evaluate")
     if folders:
-        _evaluate(out / "run", folders, out / "report")
+        _evaluate(out / "run", folders, out / "report", grey=r.grey)
     else:
         console.print("no real labelled folders found (pass --real DIR); evaluating on a synthetic hold-out")
         holdout = run_generate(r, 8, out / "holdout", entropy=9999, size=(256, 256))
@@ -921,8 +949,8 @@ def demo(
     from synthscope.datasets.io import read_image
 
     imgs = folders[0].images[:2] if folders else sorted((out / "data" / "images").iterdir())[:2]
-    _segment(out / "run", imgs, [read_image(f) for f in imgs], out / "segmented", pixel_size_nm=1000.0,
-             min_grain_area_px=10, tta=True, roi=256)
+    _segment(out / "run", imgs, [read_image(f, grey=r.grey) for f in imgs], out / "segmented", pixel_size_nm=1000.0,
+             min_grain_area_px=10, tta=True, roi=256, grey=r.grey)
     console.rule("6/6 adapt: score synthetic validation samples, fine-tune on variations of the worst")
     from synthscope.sampling.adapt import AdaptConfig
     from synthscope.sampling.adapt import adapt as run_adapt

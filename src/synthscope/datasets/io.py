@@ -6,6 +6,7 @@ resumes without corrupt or duplicate samples."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import tempfile
@@ -23,6 +24,7 @@ __all__ = [
     "DatasetInfo",
     "atomic_write_bytes",
     "atomic_write_text",
+    "colour_views",
     "encode_png",
     "read_image",
     "write_sample_files",
@@ -140,39 +142,99 @@ def jsonable(d):
     return d
 
 
-#: how colour images become grey: luminance (ITU-R 601 weights), or the projection on
-#: the image's first principal colour axis, which keeps hue-only contrast (tint etching)
-GREY_METHODS = ("luminance", "pca")
+#: how colour images become grey: luminance (ITU-R 601 weights); the projection on the
+#: image's first principal colour axis, which keeps hue-only contrast (tint etching);
+#: or 'fuse': a stack of the projections on the first two principal axes (see
+#: `colour_views`), each segmented and their evidence fused (`synthscope.learning.predict`)
+GREY_METHODS = ("luminance", "pca", "fuse")
+
+#: `colour_views` keeps the second principal colour axis only when its std is at least
+#: this share of the first's: below it the axis holds noise and compression residue
+#: (grey images stored as RGB have none at all)
+MIN_AXIS_RATIO = 0.1
 
 
-def to_grey(rgb: np.ndarray, method: str = "luminance") -> np.ndarray:
-    """(H, W, 3) colour array to (H, W) float64 grey, same value range as the input."""
-    if method not in GREY_METHODS:
-        raise ValueError(f"grey method must be one of {GREY_METHODS}, got {method!r}")
+def _principal_axes(rgb: np.ndarray):
+    """Pixels (N, 3), their mean, the principal axes' stds and directions (rows) and
+    the luminance of an RGB array (axes estimated from at most ~50 000 pixels)."""
     rgb = np.asarray(rgb, dtype=np.float64)[..., :3]
-    lum = rgb @ np.array([0.299, 0.587, 0.114])
-    if method == "luminance":
-        return lum
     x = rgb.reshape(-1, 3)
     sub = x[:: max(1, len(x) // 50000)]
     mu = sub.mean(0)
-    _, _, vt = np.linalg.svd(sub - mu, full_matrices=False)
-    v = vt[0]
+    _, sv, vt = np.linalg.svd(sub - mu, full_matrices=False)
+    lum = rgb @ np.array([0.299, 0.587, 0.114])
+    return x, mu, sv / math.sqrt(max(len(sub), 1)), vt, lum
+
+
+def _projection(x, mu, v, shape, lum=None):
+    """Pixels projected on axis ``v``, as an (H, W) array scaled to [0, 1]; with ``lum``
+    its sign is chosen so that bright things stay bright, else so that the axis's largest
+    component is positive (a fixed, reproducible choice)."""
     proj = (x - mu) @ v
-    if np.corrcoef(proj[:: max(1, len(x) // 50000)], lum.ravel()[:: max(1, len(x) // 50000)])[0, 1] < 0:
-        proj = -proj  # keep bright things bright
-    proj = proj.reshape(lum.shape)
+    if lum is not None:
+        step = max(1, len(x) // 50000)
+        flip = np.corrcoef(proj[::step], lum.ravel()[::step])[0, 1] < 0
+    else:
+        flip = v[np.argmax(np.abs(v))] < 0
+    if flip:
+        proj = -proj
     lo, hi = proj.min(), proj.max()
-    top = 255.0 if rgb.max() > 1.0 else 1.0
-    return (proj - lo) / ((hi - lo) or 1.0) * top
+    return ((proj - lo) / ((hi - lo) or 1.0)).reshape(shape)
+
+
+def colour_views(rgb: np.ndarray, *, max_views: int = 2, min_ratio: float = MIN_AXIS_RATIO) -> np.ndarray:
+    """Grey views of a colour image along its principal colour axes.
+
+    Tint-etched micrographs tell neighbouring grains apart by hue as well as brightness;
+    any single grey projection loses some of those steps, and the second axis shows the
+    ones that the first hides. A network segments each view and
+    `synthscope.learning.fuse_probabilities` keeps the strongest evidence.
+
+    Parameters
+    ----------
+    rgb : (H, W, 3 or 4) array (alpha ignored), any range
+    max_views : 1 to 3, the most axes to keep
+    min_ratio : an axis after the first is kept only if its std is at least this share
+        of the first's
+
+    Returns
+    -------
+    (K, H, W) float32 in [0, 1], K >= 1; view 0 is `to_grey` (``"pca"``) of the image.
+    """
+    if not 1 <= max_views <= 3:
+        raise ValueError(f"max_views must be 1, 2 or 3, got {max_views}")
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[-1] not in (3, 4):
+        raise ValueError(f"expected an (H, W, 3) colour image, got shape {rgb.shape}")
+    x, mu, sd, vt, lum = _principal_axes(rgb)
+    views = [_projection(x, mu, vt[0], lum.shape, lum)]
+    for k in range(1, max_views):
+        if not sd[k] >= min_ratio * sd[0] or sd[0] == 0:
+            break
+        views.append(_projection(x, mu, vt[k], lum.shape))
+    return np.stack(views).astype(np.float32)
+
+
+def to_grey(rgb: np.ndarray, method: str = "luminance") -> np.ndarray:
+    """(H, W, 3) colour array to (H, W) float64 grey, same value range as the input
+    (methods 'luminance' and 'pca'; 'fuse' makes several views: `colour_views`)."""
+    if method not in GREY_METHODS[:2]:
+        raise ValueError(f"grey method must be one of {GREY_METHODS[:2]}, got {method!r}")
+    x, mu, _, vt, lum = _principal_axes(rgb)
+    if method == "luminance":
+        return lum
+    top = 255.0 if np.asarray(rgb)[..., :3].max() > 1.0 else 1.0
+    return _projection(x, mu, vt[0], lum.shape, lum) * top
 
 
 def read_image(path: Path, *, grey: str | None = "luminance") -> np.ndarray:
     """Read PNG/TIFF/JPEG as float32 in [0, 1].
 
     ``grey`` turns colour into grey: ``"luminance"`` (default) or ``"pca"`` (see
-    `to_grey`); ``None`` keeps colour channels. Raises ValueError naming the file when it
-    cannot be read.
+    `to_grey`); ``"fuse"`` gives a colour image as a (K, H, W) stack of `colour_views`
+    (K = 2 for most colour images; a grey image, or one whose colours lie along one
+    axis, stays (H, W)); ``None`` keeps colour channels. Raises ValueError naming the
+    file when it cannot be read.
     """
     path = Path(path)
     if grey is not None and grey not in GREY_METHODS:
@@ -187,6 +249,11 @@ def read_image(path: Path, *, grey: str | None = "luminance") -> np.ndarray:
                 arr = np.array(im)
     except Exception as err:  # PIL raises many kinds for a bad file
         raise ValueError(f"{path}: cannot read image ({type(err).__name__})") from None
+    if grey == "fuse" and arr.ndim == 3 and arr.shape[-1] in (3, 4):
+        views = colour_views(arr)
+        if len(views) > 1:
+            return views
+        arr = views[0]
     if grey is not None and arr.ndim == 3:
         if arr.shape[-1] in (3, 4):
             dtype = arr.dtype

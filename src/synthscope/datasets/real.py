@@ -43,7 +43,8 @@ class RealFolder:
     class_map : mapping of mask value to class index (e.g. ``{255: 1}``); values not
         listed keep their own value
     require_masks : bool, every image must have a mask of the same size
-    grey : how colour images become grey, one of ``GREY_METHODS`` (``luminance``, ``pca``)
+    grey : how colour images become grey, one of ``GREY_METHODS`` (``luminance``,
+        ``pca``, ``fuse``: colour images as (K, H, W) stacks of colour views)
 
     Raises
     ------
@@ -114,6 +115,6 @@ class RealFolder:
     def pair(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
         img = self.image(i)
         m = self.mask(i)
-        if m is not None and m.shape != img.shape:
+        if m is not None and m.shape != img.shape[-2:]:
             raise ValueError(f"{self.masks[i]}: mask is {m.shape[1]}x{m.shape[0]}, image {self.images[i].name} is {img.shape[1]}x{img.shape[0]}")
         return img, m

@@ -90,6 +90,8 @@ def evaluate_folder(folder, predictor: Callable[[np.ndarray], np.ndarray], *, na
     """Score ``predictor`` (image -> class map) and every baseline on a `RealFolder`.
 
     ``on_image(stem, image, truth, prediction)`` is called per image (for figures).
+    The predictor gets the folder's image as read: (K, H, W) views for ``grey="fuse"``
+    colour images, of which the baselines and ``on_image`` get the first.
     ``grain_stats``: also compare grains enclosed by the boundaries (grain recipes).
     ``baselines``: also score the baselines (False: the model alone, ``best_baseline`` None).
     The best baseline is the one (polarity included) with the best mean ``key``.
@@ -101,6 +103,8 @@ def evaluate_folder(folder, predictor: Callable[[np.ndarray], np.ndarray], *, na
         if gt is None:
             raise ValueError(f"{folder.images[i]}: no mask to score against")
         pred = predictor(img)
+        if img.ndim == 3:  # views of a colour image (grey="fuse"): baselines and figures take the first
+            img = img[0]
         s = score_pair(pred, gt, boundary_class=boundary_class, tolerance_px=tolerance_px, grain_stats=grain_stats,
                        instance_class=instance_class)
         model_scores.append(s)

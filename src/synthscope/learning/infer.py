@@ -11,7 +11,7 @@ from scipy import ndimage as ndi
 
 from synthscope.learning.models import normalize_image
 
-__all__ = ["predict", "predict_mask", "decide_classes", "pyramid_scales"]
+__all__ = ["predict", "predict_mask", "decide_classes", "fuse_probabilities", "pyramid_scales"]
 
 
 def pyramid_scales(shape: Sequence[int], roi_size: int) -> tuple[float, ...]:
@@ -34,7 +34,9 @@ def predict(model, image: np.ndarray, *, roi_size: int = 256, overlap: float = 0
     Parameters
     ----------
     model : torch module mapping (N, 1, H, W) to (N, C, H, W) logits
-    image : (H, W) float array
+    image : (H, W) float array, or (K, H, W): K views of one image (e.g. the colour
+        axes of `synthscope.datasets.io.colour_views`), each predicted alone and the
+        results merged by `fuse_probabilities`
     roi_size : window side, px
     overlap : window overlap in [0, 1)
     tta : average over the four flips
@@ -55,8 +57,11 @@ def predict(model, image: np.ndarray, *, roi_size: int = 256, overlap: float = 0
     """
     from monai.inferers import sliding_window_inference
 
+    if image.ndim == 3:
+        kw = dict(roi_size=roi_size, overlap=overlap, tta=tta, device=device, batch=batch, scale=scale)
+        return fuse_probabilities([predict(model, v, **kw) for v in image])
     if image.ndim != 2:
-        raise ValueError(f"image must be 2D, got shape {image.shape}")
+        raise ValueError(f"image must be (H, W) or (K, H, W) views, got shape {image.shape}")
     if isinstance(scale, str):
         if scale != "pyramid":
             raise ValueError(f"scale must be a factor, factors or 'pyramid', got {scale!r}")
@@ -97,6 +102,24 @@ def predict(model, image: np.ndarray, *, roi_size: int = 256, overlap: float = 0
         p = torch.flip(p, f) if f else p
         acc = p if acc is None else acc + p
     return (acc / len(flips))[0].cpu().numpy().astype(np.float32)
+
+
+def fuse_probabilities(probs: Sequence[np.ndarray]) -> np.ndarray:
+    """Merge class probabilities (C, H, W) of several views of one image: each
+    foreground class (1..C-1) takes its greatest probability over the views and the
+    background (class 0) its least, renormalised to sum 1. Structure that shows in any
+    view is kept: a boundary between grains of equal brightness but different hue is
+    seen in one colour axis and not the other. For two classes this is simply the
+    greatest foreground probability."""
+    if not len(probs):
+        raise ValueError("fuse_probabilities needs at least one view")
+    p = np.stack([np.asarray(q, np.float32) for q in probs])
+    if p.ndim != 4:
+        raise ValueError(f"each view's probabilities must be (C, H, W), got {p.shape[1:]}")
+    out = p.max(axis=0)
+    out[0] = p[:, 0].min(axis=0)
+    out /= np.maximum(out.sum(axis=0, keepdims=True), np.float32(1e-12))
+    return out
 
 
 def decide_classes(probs: np.ndarray, class_weights=None) -> np.ndarray:

@@ -152,6 +152,22 @@ def load_model(run: str | Path, *, device: str = "cpu"):
     return model
 
 
+def run_recipe(run: str | Path) -> str | None:
+    """The name of the recipe a run was trained on (None when unknown), from its
+    ``config.json``, else from its model or checkpoint."""
+    run = Path(run)
+    cfg = run / "config.json"
+    if cfg.is_file():
+        try:
+            return json.loads(cfg.read_text()).get("recipe")
+        except (json.JSONDecodeError, AttributeError):
+            pass
+    path = run / "model.pt" if (run / "model.pt").exists() else run / "checkpoint.pt"
+    if not path.exists():
+        raise ValueError(f"{run}: no model.pt or checkpoint.pt (not a training run folder)")
+    return torch.load(path, map_location="cpu", weights_only=False).get("recipe")
+
+
 def _initialise(model, init: str | Path, config: TrainConfig, part: str = "all") -> None:
     """Weights from a training run / checkpoint (all of them), or from a GAN pretraining
     folder (`synthscope pretrain`: every tensor but the output layer, whose class count

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from synthscope.datasets.io import GREY_METHODS
 from synthscope.datasets.sample import Sample
 from synthscope.params.space import Parameter, ParameterSpace, stage_rng
 
@@ -42,6 +43,9 @@ class Recipe:
         means for this recipe's models: a factor, comma-separated factors, or
         'pyramid' (the image at 1, 1/2, ... until it fits one window; see
         `synthscope.learning.infer.pyramid_scales`)
+    grey : what ``--grey auto`` (the default of ``evaluate`` and ``segment``) means for
+        colour micrographs given to this recipe's models, one of
+        `synthscope.datasets.io.GREY_METHODS`
     """
 
     name: str
@@ -54,8 +58,11 @@ class Recipe:
     classify: Callable | None = None
     scoring: str = "boundaries"
     inference_scale: str = "1"
+    grey: str = "luminance"
 
     def __post_init__(self):
+        if self.grey not in GREY_METHODS:
+            raise ValueError(f"grey must be one of {', '.join(GREY_METHODS)}, got {self.grey!r}")
         if self.scoring not in SCORINGS:
             raise ValueError(f"scoring must be one of {', '.join(SCORINGS)}, got {self.scoring!r}")
         if self.inference_scale != "pyramid":

@@ -184,5 +184,9 @@ GRAIN_BOUNDARIES = register_recipe(
         imaging=_imaging,
         classes=("grain", "boundary"),
         description="polycrystal grains (relaxed, warped Voronoi) with boundary labels",
+        # colour (tint-etched) micrographs: boundaries between grains that differ in hue
+        # more than in brightness show in the second colour axis, so both are segmented
+        # (dev F1 on tint-etched sections 0.583 -> 0.651, luminance vs fused)
+        grey="fuse",
     )
 )

@@ -133,10 +133,15 @@ def _real_scores(model, folders) -> dict:
     from synthscope.datasets.real import RealFolder
     from synthscope.evaluation.evaluate import evaluate_folder
     from synthscope.learning.infer import predict_mask
+    from synthscope.recipes import get_recipe
 
+    try:  # colour micrographs as the model's recipe reads them (Recipe.grey)
+        grey = get_recipe(model.synthscope_meta.get("recipe") or "").grey
+    except ValueError:
+        grey = "luminance"
     out = {}
     for f in folders:
-        res = evaluate_folder(RealFolder(Path(f), require_masks=True), lambda img: predict_mask(model, img),
+        res = evaluate_folder(RealFolder(Path(f), require_masks=True, grey=grey), lambda img: predict_mask(model, img),
                               grain_stats=False, baselines=False)
         out[Path(f).name] = res.model["boundary_f1"]
     return out
