@@ -61,13 +61,12 @@ def test_rgb_to_grey(tmp_path):
 
 
 def _tinted(h=40, w=40):
-    """Bright top half split by a hue-only step (equal luminance), dark bottom half."""
+    """Bright top half split by a hue-only step (equal luminance), black bottom half."""
     img = np.zeros((h, w, 3))
-    img[: h // 2, : w // 2] = (0.80, 0.55, 0.30)
-    lum = 0.299 * 0.80 + 0.587 * 0.55 + 0.114 * 0.30
-    # no blue, green at lum and red chosen so that the luminance is lum again
-    img[: h // 2, w // 2:] = ((1 - 0.587) * lum / 0.299, lum, 0.0)
-    img[h // 2:] = 0.05
+    img[: h // 2, : w // 2] = (0.6, 0.5, 0.7)
+    lum = 0.299 * 0.6 + 0.587 * 0.5 + 0.114 * 0.7
+    # no blue, green 0.55 and red chosen so that the luminance is lum again
+    img[: h // 2, w // 2:] = ((lum - 0.587 * 0.55) / 0.299, 0.55, 0.0)
     return img
 
 
@@ -80,7 +79,7 @@ def test_colour_views_show_the_hue_steps_the_first_axis_hides(tmp_path):
     np.testing.assert_allclose(v[0], to_grey(img, "pca"), atol=1e-6)  # view 0 is the pca grey
     # the brightness step dominates the first axis; the hue step the second
     assert abs(v[0][5, 5] - v[0][35, 5]) > 0.9
-    assert abs(v[1][5, 5] - v[1][5, 35]) > 0.5 > abs(v[0][5, 5] - v[0][5, 35])
+    assert abs(v[1][5, 5] - v[1][5, 35]) > 0.9 > 0.2 > abs(v[0][5, 5] - v[0][5, 35])
     assert colour_views(img, max_views=1).shape == (1, 40, 40)
     with pytest.raises(ValueError, match="max_views"):
         colour_views(img, max_views=4)
@@ -88,6 +87,10 @@ def test_colour_views_show_the_hue_steps_the_first_axis_hides(tmp_path):
         colour_views(img[..., 0])
     g = np.repeat(np.linspace(0, 1, 25).reshape(5, 5)[..., None], 3, -1)  # grey stored as RGB
     assert colour_views(g).shape == (1, 5, 5)
+    # colour noise alone (second axis std ~0.07 of the first's) is not a view
+    ramp = np.repeat(np.linspace(0, 1, 1600).reshape(40, 40)[..., None], 3, -1)
+    noisy = ramp + np.random.default_rng(0).normal(0, 0.02, ramp.shape)
+    assert colour_views(noisy).shape == (1, 40, 40)
     # read_image and RealFolder: colour files become view stacks, grey files stay 2-D
     root = tmp_path / "f"
     (root / "images").mkdir(parents=True)
