@@ -626,17 +626,21 @@ def _parse_scale(text: str) -> float | tuple[float, ...] | str:
     return vals[0] if len(vals) == 1 else vals
 
 
+def _recipe_choice(recipe_name: str | None, attr: str, default: str) -> str:
+    """Attribute ``attr`` of a registered recipe; ``default`` for runs of unknown recipes."""
+    from synthscope.recipes import get_recipe
+
+    try:
+        return getattr(get_recipe(recipe_name), attr) if recipe_name else default
+    except ValueError:
+        return default
+
+
 def _resolve_scale(scale, recipe_name: str | None):
     """'auto' -> the recipe's `Recipe.inference_scale` (1 for runs of unknown recipes)."""
     if scale != "auto":
         return scale
-    from synthscope.recipes import get_recipe
-
-    try:
-        choice = get_recipe(recipe_name).inference_scale if recipe_name else "1"
-    except ValueError:
-        choice = "1"
-    return _parse_scale(choice)
+    return _parse_scale(_recipe_choice(recipe_name, "inference_scale", "1"))
 
 
 GREY_HELP = ("colour images: luminance, pca (first principal colour axis), fuse (segment the first two "
@@ -653,16 +657,12 @@ def _resolve_grey(grey: str, run: Path) -> str:
             fail(f"--grey must be one of auto, {', '.join(GREY_METHODS)}; got {grey!r}")
         return grey
     from synthscope.learning.train import run_recipe
-    from synthscope.recipes import get_recipe
 
     try:
         name = run_recipe(run)
     except ValueError as err:
         fail(str(err))
-    try:
-        return get_recipe(name).grey if name else "luminance"
-    except ValueError:
-        return "luminance"
+    return _recipe_choice(name, "grey", "luminance")
 
 
 @app.command()
@@ -704,12 +704,7 @@ def _class_map(text: str | None) -> dict | None:
 
 def _scoring(recipe_name: str | None) -> str:
     """The recipe's `Recipe.scoring`; 'boundaries' for runs of unknown recipes."""
-    from synthscope.recipes import get_recipe
-
-    try:
-        return get_recipe(recipe_name).scoring if recipe_name else "boundaries"
-    except ValueError:
-        return "boundaries"
+    return _recipe_choice(recipe_name, "scoring", "boundaries")
 
 
 def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1.0, grey="luminance"):

@@ -155,6 +155,8 @@ GREY_METHODS = ("luminance", "pca", "fuse")
 #: 0.40-0.76), and a network finds 8-21 % "boundary" pixels in a pure-noise view.
 MIN_AXIS_RATIO = 0.25
 
+_LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601 luminance weights
+
 
 def _principal_axes(rgb: np.ndarray):
     """Pixels (N, 3), their mean, the principal axes' stds and directions (rows) and
@@ -164,7 +166,7 @@ def _principal_axes(rgb: np.ndarray):
     sub = x[:: max(1, len(x) // 50000)]
     mu = sub.mean(0)
     _, sv, vt = np.linalg.svd(sub - mu, full_matrices=False)
-    lum = rgb @ np.array([0.299, 0.587, 0.114])
+    lum = rgb @ _LUMA
     return x, mu, sv / math.sqrt(max(len(sub), 1)), vt, lum
 
 
@@ -222,9 +224,9 @@ def to_grey(rgb: np.ndarray, method: str = "luminance") -> np.ndarray:
     (methods 'luminance' and 'pca'; 'fuse' makes several views: `colour_views`)."""
     if method not in GREY_METHODS[:2]:
         raise ValueError(f"grey method must be one of {GREY_METHODS[:2]}, got {method!r}")
+    if method == "luminance":  # no need for the principal axes
+        return np.asarray(rgb, dtype=np.float64)[..., :3] @ _LUMA
     x, mu, _, vt, lum = _principal_axes(rgb)
-    if method == "luminance":
-        return lum
     top = 255.0 if np.asarray(rgb)[..., :3].max() > 1.0 else 1.0
     return _projection(x, mu, vt[0], lum.shape, lum) * top
 
