@@ -192,24 +192,25 @@ def _candidates(sy, sx, start, items, nby, nbx, cell, fill, cstart, cand):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _nearest_seed(sy, sx, cstart, cand, nby, nbx, inv, py, px):
-    """0-based index of the seed nearest to (py, px), among its bucket's candidates."""
+def _nearest_seed(ccy, ccx, cand, cstart, nby, nbx, inv, py, px):
+    """0-based index of the seed nearest to (py, px), among its bucket's candidates
+    (stored bucket by bucket with their coordinates: one load per candidate)."""
     by = min(max(int(math.floor(py * inv)), 0), nby - 1)
     bx = min(max(int(math.floor(px * inv)), 0), nbx - 1)
     b = by * nbx + bx
-    d = np.inf
-    best = 0
-    for k in range(cstart[b], cstart[b + 1]):
-        s = cand[k]
-        dd = (sy[s] - py) ** 2 + (sx[s] - px) ** 2
+    k0 = cstart[b]
+    best = k0
+    d = (ccy[k0] - py) ** 2 + (ccx[k0] - px) ** 2
+    for k in range(k0 + 1, cstart[b + 1]):
+        dd = (ccy[k] - py) ** 2 + (ccx[k] - px) ** 2
         if dd < d:
             d = dd
-            best = s
-    return best
+            best = k
+    return cand[best]
 
 
 @numba.njit(cache=True, nogil=True)
-def _nearest(sy, sx, cstart, cand, nby, nbx, cell, y0, x0, dy, dx, out):
+def _nearest(ccy, ccx, cand, cstart, nby, nbx, cell, y0, x0, dy, dx, out):
     """Label (1-based seed index) of the nearest seed to each pixel's (warped) position,
     among its bucket's candidates."""
     h, w = out.shape
@@ -222,11 +223,11 @@ def _nearest(sy, sx, cstart, cand, nby, nbx, cell, y0, x0, dy, dx, out):
             if warped:
                 py += dy[i, j]
                 px += dx[i, j]
-            out[i, j] = _nearest_seed(sy, sx, cstart, cand, nby, nbx, inv, py, px) + 1
+            out[i, j] = _nearest_seed(ccy, ccx, cand, cstart, nby, nbx, inv, py, px) + 1
 
 
 @numba.njit(cache=True, nogil=True)
-def _centroids(sy, sx, cstart, cand, nby, nbx, cell, scale_y, scale_x, wt, m, cy, cx):
+def _centroids(ccy, ccx, cand, cstart, nby, nbx, cell, scale_y, scale_x, wt, m, cy, cx):
     """Weighted area and centroid sums of each seed's cell, over the pixel centres of a
     grid ``wt.shape`` that spans the index's extent (pixel (i, j) at
     ((i + 0.5) / scale_y, (j + 0.5) / scale_x)); ``m``, ``cy``, ``cx`` are added to."""
@@ -236,7 +237,7 @@ def _centroids(sy, sx, cstart, cand, nby, nbx, cell, scale_y, scale_x, wt, m, cy
         py = (i + 0.5) / scale_y
         for j in range(w):
             px = (j + 0.5) / scale_x
-            s = _nearest_seed(sy, sx, cstart, cand, nby, nbx, inv, py, px)
+            s = _nearest_seed(ccy, ccx, cand, cstart, nby, nbx, inv, py, px)
             v = wt[i, j]
             m[s] += v
             cy[s] += v * py
@@ -272,6 +273,10 @@ class SeedIndex:
         self.cand = np.empty(int(cstart[-1]), np.int64)
         _candidates(*args, True, cstart, self.cand)
         self.cstart = cstart
+        # the candidates' coordinates, stored bucket by bucket: one load per query
+        self.ccy = self.sy[self.cand]
+        self.ccx = self.sx[self.cand]
+        self._index = (self.ccy, self.ccx, self.cand, self.cstart, self.nby, self.nbx, self.cell)
 
     def centroids(self, weights: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Weighted area and centroid of every seed's Voronoi cell, integrated over the
@@ -281,8 +286,8 @@ class SeedIndex:
         n = len(self.sy)
         m, cy, cx = np.zeros(n), np.zeros(n), np.zeros(n)
         gh, gw = weights.shape
-        _centroids(self.sy, self.sx, self.cstart, self.cand, self.nby, self.nbx, self.cell, gh / shape[0],
-                   gw / shape[1], np.ascontiguousarray(weights, dtype=np.float64), m, cy, cx)
+        _centroids(*self._index, gh / shape[0], gw / shape[1], np.ascontiguousarray(weights, dtype=np.float64),
+                   m, cy, cx)
         with np.errstate(invalid="ignore", divide="ignore"):
             return m, cy / m, cx / m
 
@@ -291,8 +296,7 @@ class SeedIndex:
         out = np.empty(tuple(int(s) for s in out_shape), np.int32)
         if dy is None:
             dy = dx = np.zeros((0, 0), np.float32)
-        _nearest(self.sy, self.sx, self.cstart, self.cand, self.nby, self.nbx, self.cell,
-                 float(offset[0]), float(offset[1]), dy, dx, out)
+        _nearest(*self._index, float(offset[0]), float(offset[1]), dy, dx, out)
         return out
 
 
