@@ -125,3 +125,55 @@ def test_interface_beads_trace_the_lower_interface_over_the_requested_share():
     # dots 3 px apart, about 2 px wide: most columns along a traced stretch; half the
     # stretches traced: half of that
     assert covered[1.0] > 0.5 and abs(covered[0.5] / covered[1.0] - 0.5) < 0.15, covered
+
+
+def test_interface_line_darkens_a_thin_band_below_the_layer_over_the_requested_share():
+    r = get_recipe("coating_cross_section")
+    base = {**r.space.sample_one(1, 0), "magnification": 1.0, "interface_line_px": 2.0,
+            "interface_line_contrast": 0.3, "interface_line_sign": -1}
+    covered = {}
+    for share in (1.0, 0.5):
+        s = {**base, "interface_line": share}
+        spec = r.structure((256, 512), s, np.random.default_rng(0))
+        plain = r.structure((256, 512), {**s, "interface_line": 0.0}, np.random.default_rng(0))
+        assert np.array_equal(spec.labels, plain.labels)  # the line is not labelled
+        d = spec.maps["tint"] - plain.maps["tint"]
+        assert d.max() <= 1e-6 and d.min() >= -0.3 - 1e-6  # dark, by at most the contrast
+        ys, xs = np.nonzero(d < -0.29)
+        layer = spec.labels > 0
+        bottom = layer.shape[0] - 1 - np.argmax(layer[::-1], axis=0)
+        # fully covered rows: the two just below the layer's last row
+        assert np.all((ys - bottom[xs] >= 1) & (ys - bottom[xs] <= 2))
+        assert np.all(d[layer] == 0)
+        covered[share] = len(np.unique(xs)) / layer.any(0).sum()
+        # the line's integral across it is its width, in every traced column
+        col = -d[:, np.unique(xs)].sum(0) / 0.3
+        assert np.allclose(col, 2.0, atol=1e-3), col[:5]
+    assert covered[1.0] == 1.0 and abs(covered[0.5] - 0.5) < 0.05, covered
+    bright = r.structure((256, 512), {**base, "interface_line": 1.0, "interface_line_sign": 1}, np.random.default_rng(0))
+    assert (bright.maps["tint"] - plain.maps["tint"]).max() > 0.29
+
+
+def test_intruding_pores_carve_round_pockets_into_the_layer_top_only():
+    kw = dict(layer_thickness_px=40, layer_position=0.6, coating_fraction=1.0, coating_porosity=0.2,
+              pore_diameter_px=24.0, cracks_per_100px=0.0, substrate_porosity=0.0, tilt_deg=0.0)
+    flat = generate_layers((200, 400), **kw, rng=3)
+    deep = generate_layers((200, 400), **kw, pore_intrusion=1.0, rng=3)
+    layer0, layer1 = flat.labels == 1, deep.labels == 1
+    carved = layer0 & ~layer1
+    assert carved.sum() > 50  # pockets there
+    assert not (layer1 & ~layer0).any()  # nothing added
+    assert np.all(deep.maps["phase"][carved] == 4)  # they are pores, labelled background
+    # each pocket is part of a pore that opens into the coating
+    ys = np.arange(200)[:, None]
+    top = np.argmax(layer0, axis=0)
+    comp, n = ndi.label(deep.maps["phase"] == 4)
+    in_coat = np.unique(comp[(deep.maps["phase"] == 4) & (ys < top[None, :])])
+    assert set(np.unique(comp[carved])) <= set(in_coat)
+    # only the layer's upper half: every column keeps its lower half labelled
+    bottom = 199 - np.argmax(layer0[::-1], axis=0)
+    assert not (carved & (ys >= ((top + bottom + 1) / 2)[None, :])).any()
+    assert np.all(layer1.any(0) == layer0.any(0))
+    # the statistics describe the labelled layer
+    assert deep.stats["layer_area_fraction"] == layer1.mean()
+    assert np.array_equal(generate_layers((200, 400), **kw, pore_intrusion=0.0, rng=3).labels, flat.labels)

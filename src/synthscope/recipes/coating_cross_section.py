@@ -83,6 +83,17 @@ SPACE = ParameterSpace(
         P("blur_sigma_px", LogUniform(0.4, 2.0), 0.0, 20.0, doc="Gaussian PSF sigma, px"),
         P("scan_jitter_px", Uniform(0.0, 0.5), 0.0, 10.0, doc="scan-line jitter, px"),
         *DETECTOR_GAIN_NOISE,
+        # last, so that adding them left every other parameter's draw unchanged. The
+        # oxide/substrate interface of real sections nearly always shows as a thin line
+        # (dark voids or a bright seam) while the two phases share a grey level; without
+        # it the layer's lower edge cannot be seen and the network can only guess it
+        P("interface_line", Choice((0.0, 0.6, 0.9, 1.0)), 0.0, 1.0,
+          doc="share of the lower interface traced by a thin continuous line (labelled background)"),
+        P("interface_line_px", Uniform(0.7, 3.0), 0.1, 50.0, doc="width of that line, px"),
+        P("interface_line_contrast", Uniform(0.1, 0.45), 0.0, 2.0, doc="signal step of the line from the layer's"),
+        P("interface_line_sign", Choice((-1, -1, -1, 1)), options=(-1, 1), doc="-1: dark line (voids), 1: bright seam"),
+        P("pore_intrusion", Uniform(0.0, 1.0), 0.0, 1.0,
+          doc="share of the coating's pores at the layer that keep their round shape, reaching into the layer (labelled background)"),
     )
 )
 
@@ -129,6 +140,25 @@ def _interface_beads(labels, s, rng):
     return out * np.float32(s["bead_contrast"])
 
 
+def _interface_line(labels, s, rng):
+    """Added signal of a thin line just below the layer's lower interface, over a share
+    ``interface_line`` of its length (stretches chosen by a smooth random profile), with
+    soft edges ``interface_line_px`` wide in all."""
+    h, w = labels.shape
+    inside = labels > 0
+    has = inside.any(0)
+    bottom = (h - 1 - np.argmax(inside[::-1], axis=0)).astype(np.float32)  # lowest layer row per column
+    run = ndi.gaussian_filter1d(rng.standard_normal(w), max(4.0, w / 40), mode="wrap")
+    on = has & (run <= np.quantile(run, s["interface_line"]))
+    width = max(s["interface_line_px"], 0.1)
+    # distance below the layer's last row, along each column; coverage of the band
+    # [0.5, 0.5 + width) with one-pixel soft edges
+    d = np.arange(h, dtype=np.float32)[:, None] - bottom[None, :]
+    cover = np.clip(np.minimum(d, 1.0 + width - d), 0.0, 1.0)
+    cover[:, ~on] = 0.0
+    return cover * np.float32(s["interface_line_sign"] * s["interface_line_contrast"])
+
+
 def _structure(shape, s, rng):
     spec = generate_layers(
         shape,
@@ -150,6 +180,7 @@ def _structure(shape, s, rng):
         pore_diameter_px=s["pore_diameter_px"],
         interface_gap_fraction=s["interface_gap_fraction"],
         interface_gap_px=s["interface_gap_px"],
+        pore_intrusion=s.get("pore_intrusion", 0.0),
         rng=rng,
     )
     phase = spec.maps["phase"]
@@ -182,6 +213,8 @@ def _structure(shape, s, rng):
         tint = np.where(phase == 1, tint - s["coating_mottle"] * (m > 0.8), tint)
     if s["interface_beads"] > 0:
         tint = tint + _interface_beads(spec.labels, s, rng)
+    if s.get("interface_line", 0.0) > 0:
+        tint = tint + _interface_line(spec.labels, s, rng)
     mount = phase == 0
     if s["mount_glow"] > 0 and mount.any() and not mount.all():
         d = ndi.distance_transform_edt(mount)

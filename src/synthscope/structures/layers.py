@@ -66,6 +66,7 @@ def generate_layers(
     pore_diameter_px: float = 12.0,
     interface_gap_fraction: float = 0.0,
     interface_gap_px: float = 2.0,
+    pore_intrusion: float = 0.0,
     rng=None,
 ) -> Specimen:
     """A cross-section with one layer between a coating (above) and a substrate (below).
@@ -90,6 +91,9 @@ def generate_layers(
     interface_gap_fraction, interface_gap_px : share of the lower interface's length
         opened into a dark gap (delamination) of that width just below the layer
         (labelled 0, phase pore)
+    pore_intrusion : share of the coating's pores that meet the layer and keep their
+        whole round shape, reaching into the layer's top (the layer grew around them;
+        labelled 0, as annotators exclude them); the others end at the interface
     """
     rng = np.random.default_rng(rng)
     h, w = (int(s) for s in shape)
@@ -150,18 +154,30 @@ def generate_layers(
     crack &= layer
     labels[crack] = 2
     phase[crack] = 5
-    # pores, labelled background (never inside the layer)
-    pores = (_pores((h, w), coating_porosity, pore_diameter_px, rng) & (phase == 1)) | \
+    # pores, labelled background; in the layer only where a coating pore reaches in
+    coat_pores = _pores((h, w), coating_porosity, pore_diameter_px, rng)
+    pores = (coat_pores & (phase == 1)) | \
             (_pores((h, w), substrate_porosity, pore_diameter_px * 0.6, rng) & (phase == 3))
+    if pore_intrusion > 0 and coat_pores.any():
+        comp, n = ndi.label(coat_pores)
+        meets = np.zeros(n + 1, bool)
+        meets[np.unique(comp[coat_pores & (phase == 1)])] = True
+        meets &= rng.random(n + 1) < pore_intrusion
+        meets[0] = False
+        # no deeper than the layer's middle: a pore never cuts the layer through
+        into = meets[comp] & np.isin(phase, (2, 5)) & (yy < ((top + bottom) / 2)[None, :])
+        pores |= into
+        labels[into] = 0
     phase[pores] = 4
     if interface_gap_fraction > 0:
         on = rough_profile(w, amplitude_px=1.0, wavelength_px=interface_wavelength_px, rng=rng)
         on = on > np.quantile(on, 1 - interface_gap_fraction)
         gap = (yy >= bottom[None, :]) & (yy < bottom[None, :] + interface_gap_px) & on[None, :]
         phase[gap & (phase == 3)] = 4
-    thickness = layer.sum(0)
-    stats = {"layer_area_fraction": float(layer.mean()), "mean_layer_thickness_px": float(thickness.mean()),
-             "crack_count": int(n_cracks), "crack_area_fraction": float(crack.mean()),
+    labelled = labels > 0
+    thickness = labelled.sum(0)
+    stats = {"layer_area_fraction": float(labelled.mean()), "mean_layer_thickness_px": float(thickness.mean()),
+             "crack_count": int(n_cracks), "crack_area_fraction": float((labels == 2).mean()),
              "coating_porosity": float(pores[phase != 2].mean()),
              "coating_coverage": float((phase == 1).any(0).mean())}
     return Specimen(labels=labels, maps={"phase": phase}, stats=stats)
