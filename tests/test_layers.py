@@ -177,3 +177,28 @@ def test_intruding_pores_carve_round_pockets_into_the_layer_top_only():
     # the statistics describe the labelled layer
     assert deep.stats["layer_area_fraction"] == layer1.mean()
     assert np.array_equal(generate_layers((200, 400), **kw, pore_intrusion=0.0, rng=3).labels, flat.labels)
+
+
+def test_void_row_runs_inside_the_layer_at_the_requested_depth():
+    r = get_recipe("coating_cross_section")
+    base = {**r.space.sample_one(1, 0), "magnification": 1.0, "void_row_px": 3.0, "dark_level": 0.0,
+            "layer_level": 0.5, "substrate_offset": 0.0, "phase_texture": 0.0, "interface_line": 0.0,
+            "layer_streaks": 0.0, "interface_beads": 0.0, "cracks_per_100px": 0.0, "pore_intrusion": 0.0,
+            "coating_mottle": 0.0,
+            "layer_thickness_px": 60.0, "thickness_variation": 0.05}
+    for depth in (0.25, 0.6):
+        s = {**base, "void_row": 0.9, "void_row_depth": depth}
+        spec = r.structure((256, 512), s, np.random.default_rng(0))
+        plain = r.structure((256, 512), {**s, "void_row": 0.0}, np.random.default_rng(0))
+        assert np.array_equal(spec.labels, plain.labels)  # the voids are labelled layer
+        d = spec.maps["tint"] - plain.maps["tint"]
+        layer = spec.labels > 0
+        assert np.all(d[~layer] == 0) and d.max() <= 1e-6
+        ys, xs = np.nonzero(d < -0.45)  # fully dark void pixels
+        top = np.argmax(layer, axis=0)
+        bottom = layer.shape[0] - 1 - np.argmax(layer[::-1], axis=0)
+        rel = (ys - top[xs]) / (bottom[xs] - top[xs])
+        assert abs(np.median(rel) - depth) < 0.05, (depth, np.median(rel))
+        # on over 0.9 of the length, broken by gaps in about a quarter of it
+        share = len(np.unique(xs)) / layer.any(0).sum()
+        assert 0.55 < share < 0.8, share

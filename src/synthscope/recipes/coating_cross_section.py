@@ -92,6 +92,10 @@ SPACE = ParameterSpace(
         P("interface_line_px", Uniform(0.7, 3.0), 0.1, 50.0, doc="width of that line, px"),
         P("interface_line_contrast", Uniform(0.1, 0.45), 0.0, 2.0, doc="signal step of the line from the layer's"),
         P("interface_line_sign", Choice((-1, -1, -1, 1)), options=(-1, 1), doc="-1: dark line (voids), 1: bright seam"),
+        P("void_row", Choice((0.0, 0.0, 0.5, 0.9)), 0.0, 1.0,
+          doc="share of the layer's length crossed by a row of dark, flat voids parallel to its interfaces (labelled layer)"),
+        P("void_row_depth", Uniform(0.2, 0.7), 0.0, 1.0, doc="depth of that row / the local layer thickness"),
+        P("void_row_px", Uniform(1.5, 5.0), 0.2, 50.0, doc="thickness of those voids, px"),
         P("pore_intrusion", Uniform(0.0, 1.0), 0.0, 1.0,
           doc="share of the coating's pores at the layer that keep their round shape, reaching into the layer (labelled background)"),
     )
@@ -159,6 +163,28 @@ def _interface_line(labels, s, rng):
     return cover * np.float32(s["interface_line_sign"] * s["interface_line_contrast"])
 
 
+def _void_row(labels, s, rng):
+    """Coverage (0-1) of a broken row of dark, flat voids inside the layer, parallel to
+    its interfaces at a share ``void_row_depth`` of the local thickness, over a share
+    ``void_row`` of its length: a sublayer boundary or internal delamination, which a
+    network must not take for the lower interface."""
+    h, w = labels.shape
+    inside = labels > 0
+    has = inside.any(0)
+    top = np.argmax(inside, axis=0).astype(np.float32)
+    bottom = (h - 1 - np.argmax(inside[::-1], axis=0)).astype(np.float32)
+    centre = ndi.gaussian_filter1d(top + s["void_row_depth"] * (bottom - top), 3.0, mode="nearest")
+    # long stretches on, then short gaps between elongated voids within them
+    run = ndi.gaussian_filter1d(rng.standard_normal(w), max(4.0, w / 40), mode="wrap")
+    bits = ndi.gaussian_filter1d(rng.standard_normal(w), 3.0, mode="wrap")
+    on = has & (run <= np.quantile(run, s["void_row"])) & (bits > np.quantile(bits, 0.25))
+    half = np.float32(max(s["void_row_px"], 0.2) / 2)
+    d = np.abs(np.arange(h, dtype=np.float32)[:, None] - centre[None, :])
+    cover = np.clip(half + 0.5 - d, 0.0, 1.0)
+    cover[:, ~on] = 0.0
+    return cover * inside
+
+
 def _structure(shape, s, rng):
     spec = generate_layers(
         shape,
@@ -205,6 +231,9 @@ def _structure(shape, s, rng):
         if inner.any():
             streak = f > np.quantile(f[inner], 1 - s["layer_streaks"])
             tint = np.where(inner & streak, s["dark_level"], tint)
+    if s.get("void_row", 0.0) > 0:
+        c = _void_row(spec.labels, s, rng)
+        tint = tint * (1 - c) + s["dark_level"] * c
     if s["phase_texture"] > 0:
         tint = tint + s["phase_texture"] * fbm_noise(shape, wavelength_px=s["texture_wavelength_px"], beta=2.5, rng=rng)
     if s["coating_mottle"] > 0:
