@@ -106,20 +106,27 @@ def test_coating_render():
     assert smp.image.shape == (128, 192) and smp.mask.max() <= 2 and smp.image.dtype == np.float32
 
 
+def _feature_diff(r, s, key):
+    """Tint of the structure of scenario ``s`` minus that with feature ``key`` off (same
+    rng); the labels must be equal. Returns (difference, layer mask, top row, bottom row
+    per column)."""
+    spec = r.structure((256, 512), s, np.random.default_rng(0))
+    plain = r.structure((256, 512), {**s, key: 0.0}, np.random.default_rng(0))
+    assert np.array_equal(spec.labels, plain.labels)  # the feature is not labelled apart
+    layer = spec.labels > 0
+    top = np.argmax(layer, axis=0)
+    bottom = layer.shape[0] - 1 - np.argmax(layer[::-1], axis=0)
+    return spec.maps["tint"] - plain.maps["tint"], layer, top, bottom
+
+
 def test_interface_beads_trace_the_lower_interface_over_the_requested_share():
     r = get_recipe("coating_cross_section")
     base = {**r.space.sample_one(1, 0), "magnification": 1.0, "bead_contrast": 0.5, "bead_spacing_px": 3.0,
             "bead_radius_px": 1.0}
     covered = {}
     for share in (1.0, 0.5):
-        s = {**base, "interface_beads": share}
-        spec = r.structure((256, 512), s, np.random.default_rng(0))
-        plain = r.structure((256, 512), {**s, "interface_beads": 0.0}, np.random.default_rng(0))
-        assert np.array_equal(spec.labels, plain.labels)  # the dots are not labelled
-        d = spec.maps["tint"] - plain.maps["tint"]
+        d, layer, _, bottom = _feature_diff(r, {**base, "interface_beads": share}, "interface_beads")
         ys, xs = np.nonzero(d > 0.25)
-        layer = spec.labels > 0
-        bottom = layer.shape[0] - 1 - np.argmax(layer[::-1], axis=0)
         assert np.abs(ys - bottom[xs]).mean() < 2.0
         covered[share] = len(np.unique(xs)) / layer.any(0).sum()
     # dots 3 px apart, about 2 px wide: most columns along a traced stretch; half the
@@ -133,15 +140,9 @@ def test_interface_line_darkens_a_thin_band_below_the_layer_over_the_requested_s
             "interface_line_contrast": 0.3, "interface_line_sign": -1}
     covered = {}
     for share in (1.0, 0.5):
-        s = {**base, "interface_line": share}
-        spec = r.structure((256, 512), s, np.random.default_rng(0))
-        plain = r.structure((256, 512), {**s, "interface_line": 0.0}, np.random.default_rng(0))
-        assert np.array_equal(spec.labels, plain.labels)  # the line is not labelled
-        d = spec.maps["tint"] - plain.maps["tint"]
+        d, layer, _, bottom = _feature_diff(r, {**base, "interface_line": share}, "interface_line")
         assert d.max() <= 1e-6 and d.min() >= -0.3 - 1e-6  # dark, by at most the contrast
         ys, xs = np.nonzero(d < -0.29)
-        layer = spec.labels > 0
-        bottom = layer.shape[0] - 1 - np.argmax(layer[::-1], axis=0)
         # fully covered rows: the two just below the layer's last row
         assert np.all((ys - bottom[xs] >= 1) & (ys - bottom[xs] <= 2))
         assert np.all(d[layer] == 0)
@@ -150,8 +151,8 @@ def test_interface_line_darkens_a_thin_band_below_the_layer_over_the_requested_s
         col = -d[:, np.unique(xs)].sum(0) / 0.3
         assert np.allclose(col, 2.0, atol=1e-3), col[:5]
     assert covered[1.0] == 1.0 and abs(covered[0.5] - 0.5) < 0.05, covered
-    bright = r.structure((256, 512), {**base, "interface_line": 1.0, "interface_line_sign": 1}, np.random.default_rng(0))
-    assert (bright.maps["tint"] - plain.maps["tint"]).max() > 0.29
+    d, *_ = _feature_diff(r, {**base, "interface_line": 1.0, "interface_line_sign": 1}, "interface_line")
+    assert d.min() >= -1e-6 and d.max() > 0.29  # bright
 
 
 def test_intruding_pores_carve_round_pockets_into_the_layer_top_only():
@@ -187,16 +188,9 @@ def test_void_row_runs_inside_the_layer_at_the_requested_depth():
             "coating_mottle": 0.0,
             "layer_thickness_px": 60.0, "thickness_variation": 0.05}
     for depth in (0.25, 0.6):
-        s = {**base, "void_row": 0.9, "void_row_depth": depth}
-        spec = r.structure((256, 512), s, np.random.default_rng(0))
-        plain = r.structure((256, 512), {**s, "void_row": 0.0}, np.random.default_rng(0))
-        assert np.array_equal(spec.labels, plain.labels)  # the voids are labelled layer
-        d = spec.maps["tint"] - plain.maps["tint"]
-        layer = spec.labels > 0
-        assert np.all(d[~layer] == 0) and d.max() <= 1e-6
+        d, layer, top, bottom = _feature_diff(r, {**base, "void_row": 0.9, "void_row_depth": depth}, "void_row")
+        assert np.all(d[~layer] == 0) and d.max() <= 1e-6  # darker, inside the layer only
         ys, xs = np.nonzero(d < -0.45)  # fully dark void pixels
-        top = np.argmax(layer, axis=0)
-        bottom = layer.shape[0] - 1 - np.argmax(layer[::-1], axis=0)
         rel = (ys - top[xs]) / (bottom[xs] - top[xs])
         assert abs(np.median(rel) - depth) < 0.05, (depth, np.median(rel))
         # on over 0.9 of the length, broken by gaps in about a quarter of it

@@ -113,14 +113,20 @@ def _stretched_field(shape, sigma_y, sigma_x, rng):
     return (f - f.mean()) / (f.std() or 1.0)
 
 
+def _layer_rows(labels):
+    """Per column: whether it holds layer, and the layer's top and bottom rows."""
+    inside = labels > 0
+    top = np.argmax(inside, axis=0)
+    bottom = labels.shape[0] - 1 - np.argmax(inside[::-1], axis=0)
+    return inside.any(0), top, bottom
+
+
 def _interface_beads(labels, s, rng):
     """Added signal of a row of small dots along the layer's lower interface, over a
     share ``interface_beads`` of its length (stretches about 40 dots long)."""
     h, w = labels.shape
     out = np.zeros((h, w), np.float32)
-    inside = labels > 0
-    has = inside.any(0)
-    bottom = h - 1 - np.argmax(inside[::-1], axis=0)  # lowest layer row per column
+    has, _, bottom = _layer_rows(labels)
     spacing = max(s["bead_spacing_px"], 0.5)
     xs = np.arange(rng.uniform(0, spacing), w, spacing)
     xs = xs + rng.normal(0, 0.25 * spacing, len(xs))
@@ -149,9 +155,8 @@ def _interface_line(labels, s, rng):
     ``interface_line`` of its length (stretches chosen by a smooth random profile), with
     soft edges ``interface_line_px`` wide in all."""
     h, w = labels.shape
-    inside = labels > 0
-    has = inside.any(0)
-    bottom = (h - 1 - np.argmax(inside[::-1], axis=0)).astype(np.float32)  # lowest layer row per column
+    has, _, bottom = _layer_rows(labels)
+    bottom = bottom.astype(np.float32)
     run = ndi.gaussian_filter1d(rng.standard_normal(w), max(4.0, w / 40), mode="wrap")
     on = has & (run <= np.quantile(run, s["interface_line"]))
     width = max(s["interface_line_px"], 0.1)
@@ -169,10 +174,8 @@ def _void_row(labels, s, rng):
     ``void_row`` of its length: a sublayer boundary or internal delamination, which a
     network must not take for the lower interface."""
     h, w = labels.shape
-    inside = labels > 0
-    has = inside.any(0)
-    top = np.argmax(inside, axis=0).astype(np.float32)
-    bottom = (h - 1 - np.argmax(inside[::-1], axis=0)).astype(np.float32)
+    has, top, bottom = _layer_rows(labels)
+    top, bottom = top.astype(np.float32), bottom.astype(np.float32)
     centre = ndi.gaussian_filter1d(top + s["void_row_depth"] * (bottom - top), 3.0, mode="nearest")
     # long stretches on, then short gaps between elongated voids within them
     run = ndi.gaussian_filter1d(rng.standard_normal(w), max(4.0, w / 40), mode="wrap")
@@ -182,7 +185,7 @@ def _void_row(labels, s, rng):
     d = np.abs(np.arange(h, dtype=np.float32)[:, None] - centre[None, :])
     cover = np.clip(half + 0.5 - d, 0.0, 1.0)
     cover[:, ~on] = 0.0
-    return cover * inside
+    return cover * (labels > 0)
 
 
 def _structure(shape, s, rng):
