@@ -121,6 +121,13 @@ def _layer_rows(labels):
     return inside.any(0), top, bottom
 
 
+def _stretches(w, share, rng):
+    """Columns of long stretches covering about ``share`` of the width ``w`` (a smooth
+    random profile below its quantile)."""
+    run = ndi.gaussian_filter1d(rng.standard_normal(w), max(4.0, w / 40), mode="wrap")
+    return run <= np.quantile(run, share)
+
+
 def _interface_beads(labels, s, rng):
     """Added signal of a row of small dots along the layer's lower interface, over a
     share ``interface_beads`` of its length (stretches about 40 dots long)."""
@@ -157,8 +164,7 @@ def _interface_line(labels, s, rng):
     h, w = labels.shape
     has, _, bottom = _layer_rows(labels)
     bottom = bottom.astype(np.float32)
-    run = ndi.gaussian_filter1d(rng.standard_normal(w), max(4.0, w / 40), mode="wrap")
-    on = has & (run <= np.quantile(run, s["interface_line"]))
+    on = has & _stretches(w, s["interface_line"], rng)
     width = max(s["interface_line_px"], 0.1)
     # distance below the layer's last row, along each column; coverage of the band
     # [0.5, 0.5 + width) with one-pixel soft edges
@@ -178,9 +184,9 @@ def _void_row(labels, s, rng):
     top, bottom = top.astype(np.float32), bottom.astype(np.float32)
     centre = ndi.gaussian_filter1d(top + s["void_row_depth"] * (bottom - top), 3.0, mode="nearest")
     # long stretches on, then short gaps between elongated voids within them
-    run = ndi.gaussian_filter1d(rng.standard_normal(w), max(4.0, w / 40), mode="wrap")
+    on = has & _stretches(w, s["void_row"], rng)
     bits = ndi.gaussian_filter1d(rng.standard_normal(w), 3.0, mode="wrap")
-    on = has & (run <= np.quantile(run, s["void_row"])) & (bits > np.quantile(bits, 0.25))
+    on &= bits > np.quantile(bits, 0.25)
     half = np.float32(max(s["void_row_px"], 0.2) / 2)
     d = np.abs(np.arange(h, dtype=np.float32)[:, None] - centre[None, :])
     cover = np.clip(half + 0.5 - d, 0.0, 1.0)
