@@ -53,7 +53,7 @@ def test_coating_coverage_is_the_share_of_the_layer_under_coating():
 
 def test_mount_glows_next_to_the_specimen():
     r = get_recipe("coating_cross_section")
-    s = {**r.space.sample_one(3, 0), "magnification": 1.0, "coating_fraction": 0.5, "layer_position": 0.75,
+    s = {**r.space.sample_one(3, 0), "partial_view": 0.0, "magnification": 1.0, "coating_fraction": 0.5, "layer_position": 0.75,
          "mount_glow": 0.3, "mount_glow_px": 20.0, "mount_level": 0.1, "phase_texture": 0.0}
     spec = r.structure((200, 200), s, np.random.default_rng(2))
     mount = spec.maps["phase"] == 0
@@ -63,7 +63,7 @@ def test_mount_glows_next_to_the_specimen():
     assert abs(far - 0.1) < 0.03 and abs(near - far - 0.3 * np.exp(-2 / 20)) < 0.05, (near, far)
 
 
-@pytest.mark.parametrize("bad", [dict(layer_position=1.2), dict(layer_thickness_px=0), dict(coating_coverage=1.5)])
+@pytest.mark.parametrize("bad", [dict(layer_position=2.5), dict(layer_thickness_px=0), dict(coating_coverage=1.5)])
 def test_bad_arguments(bad):
     with pytest.raises(ValueError):
         generate_layers((64, 64), **bad)
@@ -73,7 +73,8 @@ def test_coating_recipe_meets_its_targets_over_100_samples():
     r = get_recipe("coating_cross_section")
     ratios, af_err = [], []
     for i in range(100):
-        s = r.space.sample_one(5, i)
+        # the targets describe a whole layer in view
+        s = {**r.space.sample_one(5, i), "partial_view": 0.0}
         spec = r.structure((256, 256), s, np.random.default_rng(i))
         # a magnified sample is drawn on a coarser grid (statistics in its pixels), where
         # the thickness is at most 0.45 of the height
@@ -85,9 +86,33 @@ def test_coating_recipe_meets_its_targets_over_100_samples():
     assert np.percentile(np.abs(np.array(ratios) - 1), 90) < 0.25
 
 
+def test_partial_views_move_the_layer_out_of_the_frame_in_part_or_whole():
+    r = get_recipe("coating_cross_section")
+    kinds = {"none": 0, "cut at top": 0, "cut at bottom": 0}
+    for i in range(60):
+        s = {**r.space.sample_one(4, i), "magnification": 1.0, "partial_view": 1.0}
+        spec = r.structure((128, 128), s, np.random.default_rng(i))
+        layer = spec.labels > 0
+        if not layer.any():
+            kinds["none"] += 1
+            # with the layer above the view only substrate (phase 3, or its pores) is left
+            if s["layer_position"] + s["view_shift"] < -0.5:
+                assert np.isin(spec.maps["phase"], (3, 4)).all()
+            continue
+        kinds["cut at top"] += layer[0].mean() > 0.5
+        kinds["cut at bottom"] += layer[-1].mean() > 0.5
+        assert spec.stats["layer_area_fraction"] == layer.mean()
+    assert all(v >= 3 for v in kinds.values()), kinds
+    # with partial_view 0, view_shift changes nothing
+    s = {**r.space.sample_one(4, 0), "partial_view": 0.0}
+    a = r.structure((96, 96), {**s, "view_shift": 0.8}, np.random.default_rng(0))
+    b = r.structure((96, 96), {**s, "view_shift": -0.8}, np.random.default_rng(0))
+    assert np.array_equal(a.labels, b.labels) and np.array_equal(a.maps["tint"], b.maps["tint"])
+
+
 def test_magnification_enlarges_the_structure_not_the_labels_meaning():
     r = get_recipe("coating_cross_section")
-    s = {**r.space.sample_one(3, 0), "cracks_per_100px": 0.0, "coating_porosity": 0.0, "substrate_porosity": 0.0,
+    s = {**r.space.sample_one(3, 0), "partial_view": 0.0, "cracks_per_100px": 0.0, "coating_porosity": 0.0, "substrate_porosity": 0.0,
          "layer_thickness_px": 30.0, "thickness_variation": 0.05, "tilt_deg": 0.0, "interface_amplitude_px": 1.0}
     one = r.structure((240, 240), {**s, "magnification": 1.0}, np.random.default_rng(1))
     three = r.structure((240, 240), {**s, "magnification": 3.0}, np.random.default_rng(1))
@@ -121,7 +146,7 @@ def _feature_diff(r, s, key):
 
 def test_interface_beads_trace_the_lower_interface_over_the_requested_share():
     r = get_recipe("coating_cross_section")
-    base = {**r.space.sample_one(1, 0), "magnification": 1.0, "bead_contrast": 0.5, "bead_spacing_px": 3.0,
+    base = {**r.space.sample_one(1, 0), "partial_view": 0.0, "magnification": 1.0, "bead_contrast": 0.5, "bead_spacing_px": 3.0,
             "bead_radius_px": 1.0}
     covered = {}
     for share in (1.0, 0.5):
@@ -136,7 +161,7 @@ def test_interface_beads_trace_the_lower_interface_over_the_requested_share():
 
 def test_interface_line_darkens_a_thin_band_below_the_layer_over_the_requested_share():
     r = get_recipe("coating_cross_section")
-    base = {**r.space.sample_one(1, 0), "magnification": 1.0, "interface_line_px": 2.0,
+    base = {**r.space.sample_one(1, 0), "partial_view": 0.0, "magnification": 1.0, "interface_line_px": 2.0,
             "interface_line_contrast": 0.3, "interface_line_sign": -1}
     covered = {}
     for share in (1.0, 0.5):
@@ -182,7 +207,7 @@ def test_intruding_pores_carve_round_pockets_into_the_layer_top_only():
 
 def test_void_row_runs_inside_the_layer_at_the_requested_depth():
     r = get_recipe("coating_cross_section")
-    base = {**r.space.sample_one(1, 0), "magnification": 1.0, "void_row_px": 3.0, "dark_level": 0.0,
+    base = {**r.space.sample_one(1, 0), "partial_view": 0.0, "magnification": 1.0, "void_row_px": 3.0, "dark_level": 0.0,
             "layer_level": 0.5, "substrate_offset": 0.0, "phase_texture": 0.0, "interface_line": 0.0,
             "layer_streaks": 0.0, "interface_beads": 0.0, "cracks_per_100px": 0.0, "pore_intrusion": 0.0,
             "coating_mottle": 0.0,

@@ -99,7 +99,7 @@ def test_coating_lamellae_and_layer_streaks_change_the_look_not_the_labels():
     base = {**r.space.sample_one(0, 0), "coating_lamellae": 0.0, "layer_streaks": 0.0, "coating_porosity": 0.0,
             "substrate_porosity": 0.0, "layer_position": 0.6, "layer_thickness_px": 40.0, "coating_fraction": 1.0,
             "cracks_per_100px": 0.0, "phase_texture": 0.0, "coating_mottle": 0.0, "coating_level": 0.9,
-            "layer_level": 0.4, "lamella_offset": 0.0, "dark_level": 0.05, "magnification": 1.0}
+            "layer_level": 0.4, "lamella_offset": 0.0, "dark_level": 0.05, "magnification": 1.0, "partial_view": 0.0}
     plain = r.structure((128, 192), base, np.random.default_rng(5))
     rich = r.structure((128, 192), {**base, "coating_lamellae": 0.25, "layer_streaks": 0.06}, np.random.default_rng(5))
     assert np.array_equal(plain.labels, rich.labels)

@@ -98,6 +98,14 @@ SPACE = ParameterSpace(
         P("void_row_px", Uniform(1.5, 5.0), 0.2, 50.0, doc="thickness of those voids, px"),
         P("pore_intrusion", Uniform(0.0, 1.0), 0.0, 1.0,
           doc="share of the coating's pores at the layer that keep their round shape, reaching into the layer (labelled background)"),
+        # a network that sees a section through sliding windows meets windows holding
+        # substrate, coating or mount alone, or a layer cut by the window's edge; renders
+        # that all show the whole sequence mount / coating / layer / substrate never teach
+        # it those (at scale 1 it drew "layer" over bare substrate and mount)
+        P("partial_view", Choice((0.0, 0.0, 1.0)), 0.0, 1.0,
+          doc="1: the field of view shows part of the section: the layer is moved by view_shift, perhaps out of view"),
+        P("view_shift", Uniform(-0.9, 0.9), -1.5, 1.5,
+          doc="with partial_view, the layer's move / image height (> 0 down)"),
     )
 )
 
@@ -199,7 +207,7 @@ def _structure(shape, s, rng):
         shape,
         layer_thickness_px=min(s["layer_thickness_px"], 0.45 * shape[0]),
         thickness_variation=s["thickness_variation"],
-        layer_position=s["layer_position"],
+        layer_position=s["layer_position"] + s.get("partial_view", 0.0) * s.get("view_shift", 0.0),
         # an interface cannot bend more steeply than its wavelength allows
         interface_amplitude_px=min(s["interface_amplitude_px"], s["interface_wavelength_px"] / 8),
         interface_wavelength_px=s["interface_wavelength_px"],

@@ -76,7 +76,9 @@ def generate_layers(
     shape : (H, W) px
     layer_thickness_px, thickness_variation : mean thickness and the rms of its relative
         variation along the layer
-    layer_position : height of the layer's centre line, as a share of H from the top
+    layer_position : height of the layer's centre line, as a share of H from the top;
+        outside (0, 1) (down to -1, up to 2) the layer lies partly or wholly outside the
+        field of view (a window into a taller section)
     interface_amplitude_px, interface_wavelength_px, interface_jagged_px : roughness of
         both interfaces (each its own profile)
     tilt_deg : the layer's slope
@@ -97,8 +99,8 @@ def generate_layers(
     """
     rng = np.random.default_rng(rng)
     h, w = (int(s) for s in shape)
-    if not 0 < layer_position < 1:
-        raise ValueError(f"layer_position must be in (0, 1), got {layer_position}")
+    if not -1 < layer_position < 2:
+        raise ValueError(f"layer_position must be in (-1, 2), got {layer_position}")
     if not 0 <= coating_coverage <= 1:
         raise ValueError(f"coating_coverage must be in [0, 1], got {coating_coverage}")
     if not layer_thickness_px > 0:
