@@ -104,7 +104,7 @@ SPACE = ParameterSpace(
         # it those (at scale 1 it drew "layer" over bare substrate and mount)
         P("partial_view", Choice((0.0, 0.0, 1.0)), 0.0, 1.0,
           doc="1: the field of view shows part of the section: the layer is moved by view_shift, perhaps out of view"),
-        P("view_shift", Uniform(-0.9, 0.9), -1.5, 1.5,
+        P("view_shift", Uniform(-0.9, 0.9), -1.0, 1.0,
           doc="with partial_view, the layer's move / image height (> 0 down)"),
     )
 )
