@@ -311,6 +311,25 @@ def test_train_depth_option(tmp_path):
     assert max(m.out_channels for m in convs) == 128
 
 
+def test_train_takes_the_recipes_depth_unless_given(tmp_path):
+    import torch
+
+    from synthscope.learning import load_model
+    from synthscope.recipes import get_recipe
+
+    assert get_recipe("coating_cross_section").model_depth == 6 and get_recipe("grain_boundaries").model_depth == 5
+    widest = {}
+    for name, extra in (("coat", ()), ("coat4", ("--depth", "4")), ("gb", ())):
+        recipe = "grain_boundaries" if name == "gb" else "coating_cross_section"
+        res = run("train", "--recipe", recipe, "--out", tmp_path / name, "--max-steps", "1", "--stages", "64:2:1.0",
+                  "--width", "4", *extra)
+        assert res.returncode == 0, res.stderr
+        convs = [m for m in load_model(tmp_path / name).modules() if isinstance(m, torch.nn.Conv2d)]
+        widest[name] = max(m.out_channels for m in convs)
+    # width 4: depth d has channels 4 .. 4 * 2**(d - 1)
+    assert widest == {"coat": 128, "coat4": 32, "gb": 64}
+
+
 def test_scale_auto_resolves_to_the_recipes_choice():
     from synthscope.cli.main import _resolve_scale
 

@@ -215,3 +215,5 @@ def test_recipes_name_their_inference_scale():
         Recipe(name="x", space=r.space, structure=r.structure, imaging=r.imaging, inference_scale="big")
     with pytest.raises(ValueError, match="grey must be one of luminance, pca, fuse"):
         Recipe(name="x", space=r.space, structure=r.structure, imaging=r.imaging, grey="hue")
+    with pytest.raises(ValueError, match="model_depth must be in 2..8, got 9"):
+        Recipe(name="x", space=r.space, structure=r.structure, imaging=r.imaging, model_depth=9)

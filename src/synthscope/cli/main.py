@@ -253,7 +253,7 @@ def train(
     max_steps: Annotated[int | None, typer.Option(help="step budget (whichever ends first)")] = None,
     arch: Annotated[str, typer.Option(help="unet, resnet10-unet, resnet18-unet")] = "unet",
     width: Annotated[int, typer.Option(help="unet base channels")] = 16,
-    depth: Annotated[int, typer.Option(help="unet levels (each halves the resolution); 6 sees about twice as far as 5")] = 5,
+    depth: Annotated[int | None, typer.Option(help="unet levels (each halves the resolution; 6 sees about twice as far as 5); default: the recipe's, else 5")] = None,
     entropy: Annotated[int, typer.Option()] = 0,
     scenario: Annotated[Path | None, typer.Option()] = None,
     set_: Annotated[list[str] | None, typer.Option("--set")] = None,
@@ -316,12 +316,16 @@ def train(
 
         info = open_dataset(data)
         try:
-            classes = get_recipe(info.manifest["recipe"]).classes
+            made_by = get_recipe(info.manifest["recipe"])
+            classes = made_by.classes
+            depth = made_by.model_depth if depth is None else depth
         except ValueError:
             pass
     else:
         r, space = _space(recipe, scenario, set_, textures)
         classes = r.classes
+        depth = r.model_depth if depth is None else depth
+    depth = 5 if depth is None else depth
     if not 2 <= depth <= 8:
         fail(f"--depth must be in 2..8, got {depth}")
     cfg = TrainConfig(arch=arch, model_kwargs=({"width": width} | ({"depth": depth} if depth != 5 else {}))

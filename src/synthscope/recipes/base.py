@@ -46,6 +46,9 @@ class Recipe:
     grey : what ``--grey auto`` (the default of ``evaluate`` and ``segment``) means for
         colour micrographs given to this recipe's models, one of
         `synthscope.datasets.io.GREY_METHODS`
+    model_depth : levels of the U-Net that ``train`` builds for this recipe when
+        ``--depth`` is not given (each level halves the resolution, so one more level
+        doubles how far the network sees)
     """
 
     name: str
@@ -59,8 +62,11 @@ class Recipe:
     scoring: str = "boundaries"
     inference_scale: str = "1"
     grey: str = "luminance"
+    model_depth: int = 5
 
     def __post_init__(self):
+        if not 2 <= self.model_depth <= 8:
+            raise ValueError(f"model_depth must be in 2..8, got {self.model_depth}")
         if self.grey not in GREY_METHODS:
             raise ValueError(f"grey must be one of {', '.join(GREY_METHODS)}, got {self.grey!r}")
         if self.scoring not in SCORINGS:
