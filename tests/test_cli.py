@@ -78,6 +78,8 @@ def test_evaluate_and_segment_bad_input(tmp_path, tiny_run):
     one_line_error(run("evaluate", tmp_path, "--real", _real_folder(tmp_path / "ok"), "--out", out),
                    "not a training run folder")
     one_line_error(run("segment", tiny_run, broken / "images", "--out", out, "--scale", "0"), "--scale", "[0.05, 4]")
+    one_line_error(run("segment", tiny_run, broken / "images", "--out", out, "--decision", "max"), "--decision",
+                   "auto, calibrated, raw")
     one_line_error(run("segment", tiny_run, broken / "images", "--out", out, "--scale", "1,x"), "--scale", "'1,x'")
     one_line_error(run("evaluate", tiny_run, "--real", _real_folder(tmp_path / "ok2"), "--out", out, "--scale", "1,nan"),
                    "--scale", "[0.05, 4]")
@@ -104,6 +106,14 @@ def test_evaluate_and_segment_write_outputs(tmp_path, tiny_run):
     with Image.open(tmp_path / "seg" / "0.png") as im:
         mask = np.array(im)
     assert mask.shape == (64, 64) and mask.max() <= 1
+    # grain models divide by their training weights by default; --decision raw does not,
+    # so its boundary (weight 2) is drawn wherever the default draws it, and maybe more
+    assert rep["meta"]["class_weights_divided"] == [1.0, 2.0] and summ["class_weights_divided"] == [1.0, 2.0]
+    res = run("segment", tiny_run, real / "images", "--out", tmp_path / "raw", "--roi", "64", "--decision", "raw")
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "raw" / "summary.json").read_text())["class_weights_divided"] is None
+    with Image.open(tmp_path / "raw" / "0.png") as im:
+        assert (np.array(im) >= mask).all()
     # at another scale the masks keep the images' shape
     res = run("segment", tiny_run, real / "images", "--out", tmp_path / "seg2", "--roi", "64", "--scale", "0.5")
     assert res.returncode == 0, res.stderr

@@ -71,6 +71,30 @@ def test_decide_classes_undoes_class_weights():
         decide_classes(probs, (1.0, 0.0))
 
 
+def test_decision_weights_follow_the_recipe_unless_chosen():
+    from types import SimpleNamespace
+
+    from synthscope.learning.infer import decision_weights
+
+    def model(recipe):
+        return SimpleNamespace(synthscope_meta={"recipe": recipe, "class_weights": [1.0, 2.0, 2.0]})
+
+    # coating cross-sections decide raw (the layer, a region scored by IoU), the others calibrated
+    assert decision_weights(model("coating_cross_section")) is None
+    assert decision_weights(model("grain_boundaries")) == [1.0, 2.0, 2.0]
+    assert decision_weights(model(None)) == [1.0, 2.0, 2.0]  # runs of unknown recipes
+    assert decision_weights(model("not_a_recipe")) == [1.0, 2.0, 2.0]
+    assert decision_weights(model("coating_cross_section"), "calibrated") == [1.0, 2.0, 2.0]
+    assert decision_weights(model("grain_boundaries"), "raw") is None
+    with pytest.raises(ValueError, match="decision must be one of auto, calibrated, raw, got 'max'"):
+        decision_weights(model(None), "max")
+    # one pixel, layer (weight 2) at 0.5 against background 0.4: raw takes the layer,
+    # calibrated the background (0.5 / 2 < 0.4)
+    probs = np.array([0.4, 0.5, 0.1], np.float32)[:, None, None]
+    assert decide_classes(probs, decision_weights(model("coating_cross_section")))[0, 0] == 1
+    assert decide_classes(probs, decision_weights(model("grain_boundaries")))[0, 0] == 0
+
+
 def test_mixed_precision_choice():
     from synthscope.learning.train import _mixed_precision
 
@@ -217,3 +241,5 @@ def test_recipes_name_their_inference_scale():
         Recipe(name="x", space=r.space, structure=r.structure, imaging=r.imaging, grey="hue")
     with pytest.raises(ValueError, match="model_depth must be in 2..8, got 9"):
         Recipe(name="x", space=r.space, structure=r.structure, imaging=r.imaging, model_depth=9)
+    with pytest.raises(ValueError, match="class_decision must be one of calibrated, raw, got 'max'"):
+        Recipe(name="x", space=r.space, structure=r.structure, imaging=r.imaging, class_decision="max")

@@ -15,10 +15,12 @@ from synthscope.datasets.io import GREY_METHODS
 from synthscope.datasets.sample import Sample
 from synthscope.params.space import Parameter, ParameterSpace, stage_rng
 
-__all__ = ["Recipe", "register_recipe", "get_recipe", "list_recipes", "load_scenario_file", "detector_image", "magnifiable", "DETECTOR_KEYS", "DETECTOR_GAIN_NOISE"]
+__all__ = ["Recipe", "register_recipe", "get_recipe", "list_recipes", "load_scenario_file", "detector_image", "magnifiable", "DETECTOR_KEYS", "DETECTOR_GAIN_NOISE",
+           "CLASS_DECISIONS"]
 
 _REGISTRY: dict[str, Recipe] = {}
 SCORINGS = ("boundaries", "regions", "instances")
+CLASS_DECISIONS = ("calibrated", "raw")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,11 @@ class Recipe:
     model_depth : levels of the U-Net that ``train`` builds for this recipe when
         ``--depth`` is not given (each level halves the resolution, so one more level
         doubles how far the network sees)
+    class_decision : how this recipe's models turn class probabilities into a class
+        map by default (``--decision auto``): 'calibrated' divides by the class weights
+        of training first (the most probable class: thin boundaries drawn at their
+        width), 'raw' takes the network's own argmax, keeping the weights' lean towards
+        the weighted classes (see `synthscope.learning.infer.decision_weights`)
     """
 
     name: str
@@ -63,8 +70,12 @@ class Recipe:
     inference_scale: str = "1"
     grey: str = "luminance"
     model_depth: int = 5
+    class_decision: str = "calibrated"
 
     def __post_init__(self):
+        if self.class_decision not in CLASS_DECISIONS:
+            raise ValueError(f"class_decision must be one of {', '.join(CLASS_DECISIONS)}, "
+                             f"got {self.class_decision!r}")
         if not 2 <= self.model_depth <= 8:
             raise ValueError(f"model_depth must be in 2..8, got {self.model_depth}")
         if self.grey not in GREY_METHODS:
