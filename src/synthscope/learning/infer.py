@@ -10,11 +10,12 @@ import torch
 from scipy import ndimage as ndi
 
 from synthscope.learning.models import normalize_image
+from synthscope.recipes.base import CLASS_DECISIONS
 
 __all__ = ["predict", "predict_mask", "decide_classes", "decision_weights", "fuse_probabilities", "pyramid_scales",
            "DECISIONS"]
 
-DECISIONS = ("auto", "calibrated", "raw")
+DECISIONS = ("auto",) + CLASS_DECISIONS  # auto: the recipe's `Recipe.class_decision`
 
 
 def pyramid_scales(shape: Sequence[int], roi_size: int) -> tuple[float, ...]:
