@@ -631,13 +631,11 @@ def _parse_scale(text: str) -> float | tuple[float, ...] | str:
 
 
 def _recipe_choice(recipe_name: str | None, attr: str, default: str) -> str:
-    """Attribute ``attr`` of a registered recipe; ``default`` for runs of unknown recipes."""
-    from synthscope.recipes import get_recipe
+    """`synthscope.recipes.base.recipe_choice`, imported when first needed (the CLI
+    starts without loading the recipes)."""
+    from synthscope.recipes.base import recipe_choice
 
-    try:
-        return getattr(get_recipe(recipe_name), attr) if recipe_name else default
-    except ValueError:
-        return default
+    return recipe_choice(recipe_name, attr, default)
 
 
 def _resolve_scale(scale, recipe_name: str | None):

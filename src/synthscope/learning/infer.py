@@ -10,7 +10,7 @@ import torch
 from scipy import ndimage as ndi
 
 from synthscope.learning.models import normalize_image
-from synthscope.recipes.base import CLASS_DECISIONS
+from synthscope.recipes.base import CLASS_DECISIONS, recipe_choice
 
 __all__ = ["predict", "predict_mask", "decide_classes", "decision_weights", "fuse_probabilities", "pyramid_scales",
            "DECISIONS"]
@@ -159,14 +159,7 @@ def decision_weights(model, decision: str = "auto"):
         raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, got {decision!r}")
     meta = getattr(model, "synthscope_meta", {}) or {}
     if decision == "auto":
-        from synthscope.recipes import get_recipe
-
-        decision = "calibrated"
-        if meta.get("recipe"):
-            try:
-                decision = get_recipe(meta["recipe"]).class_decision
-            except ValueError:  # a recipe not registered here
-                pass
+        decision = recipe_choice(meta.get("recipe"), "class_decision", "calibrated")
     return meta.get("class_weights") if decision == "calibrated" else None
 
 

@@ -16,7 +16,7 @@ from synthscope.datasets.sample import Sample
 from synthscope.params.space import Parameter, ParameterSpace, stage_rng
 
 __all__ = ["Recipe", "register_recipe", "get_recipe", "list_recipes", "load_scenario_file", "detector_image", "magnifiable", "DETECTOR_KEYS", "DETECTOR_GAIN_NOISE",
-           "CLASS_DECISIONS"]
+           "CLASS_DECISIONS", "recipe_choice"]
 
 _REGISTRY: dict[str, Recipe] = {}
 SCORINGS = ("boundaries", "regions", "instances")
@@ -205,6 +205,17 @@ def get_recipe(name: str) -> Recipe:
         hint = f" (did you mean {near[0]!r}?)" if near else ""
         raise ValueError(f"unknown recipe {name!r}{hint}; allowed: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
+
+
+def recipe_choice(name: str | None, attr: str, default: Any) -> Any:
+    """Attribute ``attr`` of the registered recipe ``name``; ``default`` for runs of
+    unknown or unregistered recipes (None, or a name not registered here)."""
+    if not name:
+        return default
+    try:
+        return getattr(get_recipe(name), attr)
+    except ValueError:
+        return default
 
 
 def load_scenario_file(path: str | Path) -> tuple[str | None, dict]:
