@@ -82,7 +82,7 @@ def test_scenario_file_errors(tmp_path):
         load_scenario_file(tmp_path / "missing.yaml")
 
 
-@pytest.mark.parametrize("boundary, particle", [("groove", "dark_rim"), ("edge", "bump"), ("step", "bright")])
+@pytest.mark.parametrize("boundary, particle", [("groove", "dark_rim"), ("edge", "bright_rim"), ("ridge", "bright_rim"), ("step", "bright")])
 def test_matched_particles_take_the_look_of_the_boundary_line(boundary, particle):
     r = get_recipe("grain_boundaries")
     scen = {**r.space.sample_one(SEED, 0), "boundary_style": boundary, "particles_per_grain": 1.5}

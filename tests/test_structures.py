@@ -234,6 +234,29 @@ def test_flat_particles_hide_the_groove_beneath_them():
     assert 0.0 <= d.maps["cover"].min() and d.maps["cover"].max() <= 1.0
 
 
+@pytest.mark.parametrize("style, sign", [("dark_rim", -1.0), ("bright_rim", 1.0)])
+def test_outlined_particles_draw_a_rim_of_the_asked_width_and_sign(style, sign):
+    """One round particle on a flat matrix: the tint change peaks on its outline (darker
+    for dark_rim, lighter for bright_rim) and has fallen below 2 % of the peak two rim
+    widths outside it."""
+    from synthscope.structures._kernels import STYLE_CODES, stamp_particles
+
+    n, r, rim, c = 96, 20.0, 2.5, 0.6
+    tint = np.zeros((n, n), np.float32)
+    height = np.zeros((n, n), np.float32)
+    cover = np.zeros((n, n), np.float32)
+    rough = np.zeros((8, 8), np.float32)
+    one = lambda v: np.array([v], np.float64)  # noqa: E731
+    stamp_particles(tint, height, cover, rough, one(48.0), one(48.0), one(r), STYLE_CODES[style], one(-sign * c),
+                    one(0.0), one(1.0), one(0.0), one(0.0), np.zeros((1, 4)), np.zeros((1, 4)), one(rim))
+    row = tint[48, 48:]  # along +x from the centre: the outline at 20 px
+    peak = int(np.argmax(sign * row))
+    assert abs(peak - r) <= 1
+    assert sign * row[peak] == pytest.approx(c, rel=0.15)
+    assert abs(row[int(r + 2 * rim) + 1]) < 0.02 * c
+    assert abs(row[0]) < 0.02 * c  # the interior keeps the matrix's shade (interior 0)
+
+
 def test_textures_are_normalised_and_scale_with_wavelength():
     a = fbm_noise((128, 128), wavelength_px=8, rng=SEED)
     b = fbm_noise((128, 128), wavelength_px=64, rng=SEED)

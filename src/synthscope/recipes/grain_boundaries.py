@@ -9,6 +9,8 @@ between grains) and membrane-like EM (thick dark lines, organelle-like blobs).
 
 from __future__ import annotations
 
+import math
+
 from synthscope.params.distributions import Choice, Constant, LogUniform, Uniform
 from synthscope.params.space import ParameterSpace
 from synthscope.recipes import cell_membranes
@@ -26,10 +28,11 @@ STRUCTURE_KINDS = ("grains", "cells")
 #: step: no line at all, grains differ only by tint
 BOUNDARY_STYLES = ("groove", "ridge", "edge", "step")
 #: particle styles, plus 'matched': the style whose outline looks like the boundary line
-#: (dark-rimmed on dark grooves, raised bright-rimmed on bright lines), the hard case
-#: where only shape and context tell a particle's rim from a boundary
+#: (dark rims on dark grooves, bright rims on bright lines, as wide as the line or a few
+#: times wider), the hard case where only shape and context tell a particle's rim from a
+#: boundary
 PARTICLE_OPTIONS = (*PARTICLE_STYLES, "matched")
-MATCHED_PARTICLE = {"groove": "dark_rim", "ridge": "bump", "edge": "bump", "step": "bright"}
+MATCHED_PARTICLE = {"groove": "dark_rim", "ridge": "bright_rim", "edge": "bright_rim", "step": "bright"}
 
 
 def _particle_style(s):
@@ -65,7 +68,7 @@ SPACE = ParameterSpace(
         P("texture_wavelength", Uniform(0.2, 0.67), 0.01, 5.0, doc="texture wavelength / grain diameter (paper: 1/5 to 2/3)"),
         # distractors (labelled background)
         P("particles_per_grain", Choice((0.0, 0.0, 0.0, 0.3, 0.7, 1.5, 3.0)), 0.0, 10.0, doc="particles on boundaries/junctions per grain (none in 3 of 7 images)"),
-        P("particle_style", Choice(PARTICLE_OPTIONS, p=(0.15, 0.15, 0.1, 0.1, 0.5)), options=PARTICLE_OPTIONS,
+        P("particle_style", Choice(PARTICLE_OPTIONS, p=(0.15, 0.1, 0.1, 0.1, 0.05, 0.5)), options=PARTICLE_OPTIONS,
           doc="particle appearance; 'matched': rims that look like the boundary lines"),
         P("particle_size_rel", Uniform(0.04, 0.35), 0.005, 2.0, doc="particle radius / grain diameter"),
         P("particle_contrast", Uniform(0.15, 1.0), 0.0, 3.0, doc="tint change of particles (the style sets the sign)"),
@@ -102,6 +105,10 @@ SPACE = ParameterSpace(
         P("elongation_angle_deg", Uniform(0.0, 180.0), -360.0, 360.0, doc="long axis of elongated grains, degrees from x"),
         P("striation_amplitude", Constant(0.0), 0.0, 2.0, doc="striations inside grains, tint units (0: none)"),
         P("striation_wavelength_px", LogUniform(3.0, 16.0), 1.0, 500.0, doc="striation period, px"),
+        # outlined particles (SEM: the edge effect lights every particle's edge; optics: a
+        # dark rim) around an interior of its own shade, their rims as wide as the
+        # boundary lines or a few times wider
+        P("particle_rim_rel", Uniform(0.7, 2.5), 0.1, 20.0, doc="rim width of outlined particles / boundary line width"),
     )
 )
 
@@ -153,6 +160,9 @@ def _structure(shape, s, rng):
         particle_style=_particle_style(s),
         particle_contrast=s["particle_contrast"],
         particle_roughness=s["particle_roughness"],
+        # a rim exp(-(d / r)^2) as wide as a groove of width g (Gaussian sigma g / 2) at
+        # r = g / sqrt(2)
+        particle_rim_px=s.get("particle_rim_rel", 1.5) * s["groove_width_px"] / math.sqrt(2.0),
         interior_fraction=s["particle_interior_fraction"],
         blobs_per_grain=s["blobs_per_grain"],
         blob_size_px=max(1.0, s["blob_size_rel"] * d),

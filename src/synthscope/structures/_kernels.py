@@ -523,13 +523,14 @@ def draw_line(img, py, px, ny, nx, width, value):
                 img[i, j] += value * min(v, 1.0)
 
 
-#: particle styles, as codes for ``stamp_particle``
-STYLE_CODES = {"bump": 0, "dark_rim": 1, "bright": 2, "dark": 3}
+#: particle styles, as codes for ``stamp_particle`` (a bright rim is a dark one of
+#: negative contrast)
+STYLE_CODES = {"bump": 0, "dark_rim": 1, "bright_rim": 1, "bright": 2, "dark": 3}
 
 
 @numba.njit(cache=True, nogil=True)
 def stamp_particles(tint, height, cover, rough, cy, cx, radius, style, contrast, interior, aspect, angle,
-                    irregularity, coef, phase):
+                    irregularity, coef, phase, rim_width):
     """``stamp_particle`` for each particle k (arrays over k; ``coef``, ``phase`` (n, 4)),
     in order, each over its bounding box clipped to the image."""
     h, w = tint.shape
@@ -541,26 +542,27 @@ def stamp_particles(tint, height, cover, rough, cy, cx, radius, style, contrast,
         x1 = min(w, int(cx[k] + r_out) + 1)
         if y0 < y1 and x0 < x1:
             stamp_particle(tint, height, cover, rough, y0, y1, x0, x1, cy[k], cx[k], radius[k], style, contrast[k],
-                           interior[k], aspect[k], angle[k], coef[k], phase[k])
+                           interior[k], aspect[k], angle[k], coef[k], phase[k], rim_width[k])
 
 
 @numba.njit(cache=True, nogil=True)
 def stamp_particle(tint, height, cover, rough, y0, y1, x0, x1, cy, cx, radius, style, contrast,
-                   interior, aspect, angle, coef, phase):
+                   interior, aspect, angle, coef, phase, rim_width=0.0):
     """Draw one irregular, anti-aliased particle into ``tint``/``height``/``cover`` in
     place, over the box [y0, y1) x [x0, x1).
 
     The outline is ``radius * (1 + sum_k coef[k] / (k + 2) cos((k + 2) theta + phase[k]))``
     in a frame rotated by ``angle`` and stretched by ``aspect``. Styles (``STYLE_CODES``):
-    0 a raised dome (height) with brighter tint; 1 a flat particle with a dark rim of
-    width 0.2 radius and ``interior`` added inside; 2/3 flat, brighter/darker. Flat
+    0 a raised dome (height) with brighter tint; 1 a flat particle with a rim of width
+    ``rim_width`` (0: 0.2 radius), dark for a positive ``contrast`` and bright for a
+    negative one, and ``interior`` added inside; 2/3 flat, brighter/darker. Flat
     particles scale the height beneath them by (1 - coverage): the groove is hidden.
     ``rough`` is a periodic tile of texture, repeated over the image.
     """
     ca = math.cos(angle)
     sa = math.sin(angle)
     c = abs(contrast)
-    rim_w = max(1.0, 0.2 * radius)
+    rim_w = max(1.0, 0.2 * radius if rim_width <= 0 else rim_width)
     cph = np.cos(phase)
     sph = np.sin(phase)
     for i in range(y0, y1):
@@ -598,7 +600,7 @@ def stamp_particle(tint, height, cover, rough, y0, y1, x0, x1, cy, cx, radius, s
                 height[i, j] *= 1.0 - inside
                 if style == 1:
                     q = sd / rim_w
-                    tint[i, j] += inside * (interior + r) - c * math.exp(-q * q)
+                    tint[i, j] += inside * (interior + r) - contrast * math.exp(-q * q)
                 elif style == 2:
                     tint[i, j] += inside * (c + r)
                 else:

@@ -23,11 +23,14 @@ from synthscope.structures._kernels import (
 from synthscope.structures.specimen import Specimen
 from synthscope.structures.textures import fbm_noise, smooth_field
 
-__all__ = ["add_distractors", "PARTICLE_STYLES"]
+__all__ = ["add_distractors", "PARTICLE_STYLES", "RIM_STYLES"]
 
-#: how a particle looks: bump with a bright rim in SEM, dark outline in light optics,
-#: or a plain bright/dark blob
-PARTICLE_STYLES = ("bump", "dark_rim", "bright", "dark")
+#: how a particle looks: a raised bright bump; outlined by a dark rim (light optics) or
+#: a bright one (SEM, where the edge effect lights every particle's edge) around an
+#: interior of about the matrix's shade; or a plain bright/dark blob
+PARTICLE_STYLES = ("bump", "dark_rim", "bright", "dark", "bright_rim")
+#: the outlined styles
+RIM_STYLES = ("dark_rim", "bright_rim")
 #: particles are drawn one by one; beyond this many per image they would cover it
 MAX_PARTICLES = 200
 
@@ -37,10 +40,11 @@ def _triple_junctions(inst: np.ndarray) -> np.ndarray:
     return triple_junctions(np.ascontiguousarray(inst))
 
 
-def _stamp_all(tint, height, cover, cy, cx, radius, *, style, contrast, rough_field, rng):
+def _stamp_all(tint, height, cover, cy, cx, radius, *, style, contrast, rough_field, rng, rim_px=None):
     """Draw irregular, anti-aliased blobs at (cy, cx) of the given radii and contrasts
     into tint/height/cover in place: their shapes drawn for all at once, then stamped in
-    one compiled loop."""
+    one compiled loop. ``rim_px``: rim width of the outlined styles (None: a fifth of
+    each radius)."""
     n = len(cy)
     aspect = np.exp(0.2 * rng.standard_normal(n))
     angle = rng.uniform(0, np.pi, n)
@@ -49,10 +53,17 @@ def _stamp_all(tint, height, cover, cy, cx, radius, *, style, contrast, rough_fi
     phase = rng.uniform(0, 2 * np.pi, (n, 4))
     # the interior of an outlined particle is rarely the matrix's shade: mostly darker
     # (absorbing precipitates), sometimes lighter
-    interior = rng.uniform(-1.0, 0.6, n) * np.abs(contrast) if style == "dark_rim" else np.zeros(n)
+    interior = np.zeros(n)
+    if style == "dark_rim":
+        interior = rng.uniform(-1.0, 0.6, n) * np.abs(contrast)
+    elif style == "bright_rim":  # the mirror image: mostly lighter, sometimes darker
+        interior = rng.uniform(-0.6, 1.0, n) * np.abs(contrast)
+        contrast = -np.abs(contrast)
+    rim = np.zeros(n) if rim_px is None else np.full(n, float(rim_px))
     stamp_particles(tint, height, cover, rough_field, np.ascontiguousarray(cy, dtype=np.float64),
-                    np.ascontiguousarray(cx, dtype=np.float64), radius, STYLE_CODES[style], contrast, interior,
-                    aspect, angle, irregularity, coef, phase)
+                    np.ascontiguousarray(cx, dtype=np.float64), radius, STYLE_CODES[style],
+                    np.ascontiguousarray(contrast, dtype=np.float64), interior,
+                    aspect, angle, irregularity, coef, phase, rim)
 
 
 def _field_blobs(tint, count, radius, contrast, *, ring, rng):
@@ -86,6 +97,7 @@ def add_distractors(
     junction_preference: float = 0.5,
     interior_fraction: float = 0.2,
     particle_roughness: float = 0.05,
+    particle_rim_px: float | None = None,
     blobs_per_grain: float = 0.0,
     blob_size_px: float = 4.0,
     blob_contrast: float = -0.2,
@@ -113,6 +125,8 @@ def add_distractors(
         Share of particles placed anywhere (mostly inside grains) instead.
     particle_roughness : float >= 0
         Std of the rough texture inside particles (tint units).
+    particle_rim_px : float > 0 or None
+        Rim width of the outlined styles, px; None: a fifth of each particle's radius.
     blobs_per_grain, blob_size_px, blob_contrast
         Elongated blobs inside grains (inclusions, organelles): count per grain,
         radius px, signed tint change.
@@ -131,6 +145,8 @@ def add_distractors(
     """
     if particle_style not in PARTICLE_STYLES:
         raise ValueError(f"particle_style must be one of {PARTICLE_STYLES}, got {particle_style!r}")
+    if particle_rim_px is not None and not particle_rim_px > 0:
+        raise ValueError(f"particle_rim_px must be > 0 or None, got {particle_rim_px}")
     rng = np.random.default_rng(rng)
     inst = specimen.instances
     tint = specimen.maps["tint"].copy()
@@ -169,7 +185,7 @@ def add_distractors(
         radius = np.maximum(1.0, particle_size_px * np.exp(0.3 * rng.standard_normal(n_part)))
         contrast = particle_contrast * (0.7 + 0.6 * rng.random(n_part))
         _stamp_all(tint, height, cover, pos[:, 0], pos[:, 1], radius, style=particle_style, contrast=contrast,
-                   rough_field=rough_field, rng=rng)
+                   rough_field=rough_field, rng=rng, rim_px=particle_rim_px)
     h, w = inst.shape
     # Blobs and rings: level sets of a smooth random field, sized and counted as asked;
     # one field costs the same for ten blobs or ten thousand.
