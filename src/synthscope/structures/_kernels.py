@@ -547,7 +547,7 @@ def stamp_particles(tint, height, cover, rough, cy, cx, radius, style, contrast,
 
 @numba.njit(cache=True, nogil=True)
 def stamp_particle(tint, height, cover, rough, y0, y1, x0, x1, cy, cx, radius, style, contrast,
-                   interior, aspect, angle, coef, phase, rim_width=0.0):
+                   interior, aspect, angle, coef, phase, rim_width):
     """Draw one irregular, anti-aliased particle into ``tint``/``height``/``cover`` in
     place, over the box [y0, y1) x [x0, x1).
 

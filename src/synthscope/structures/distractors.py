@@ -23,14 +23,12 @@ from synthscope.structures._kernels import (
 from synthscope.structures.specimen import Specimen
 from synthscope.structures.textures import fbm_noise, smooth_field
 
-__all__ = ["add_distractors", "PARTICLE_STYLES", "RIM_STYLES"]
+__all__ = ["add_distractors", "PARTICLE_STYLES"]
 
 #: how a particle looks: a raised bright bump; outlined by a dark rim (light optics) or
 #: a bright one (SEM, where the edge effect lights every particle's edge) around an
-#: interior of about the matrix's shade; or a plain bright/dark blob
+#: interior of its own shade; or a plain bright/dark blob
 PARTICLE_STYLES = ("bump", "dark_rim", "bright", "dark", "bright_rim")
-#: the outlined styles
-RIM_STYLES = ("dark_rim", "bright_rim")
 #: particles are drawn one by one; beyond this many per image they would cover it
 MAX_PARTICLES = 200
 
