@@ -363,6 +363,30 @@ def test_seed_index_finds_the_nearest_seed_at_warped_positions(n, clustered, buc
     np.testing.assert_allclose(got, d2.min(axis=0), rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("warp", [None, 3.0, 12.0])
+def test_seed_index_block_fill_matches_the_per_pixel_lookup(warp):
+    """Seeds far enough apart that the lookup settles whole blocks at once (all four
+    corners of a block's box in one cell): every pixel still gets its nearest seed,
+    unwarped and under smooth warps of growing amplitude."""
+    from synthscope.structures._kernels import SeedIndex, lookup_block
+    from synthscope.structures.textures import smooth_field
+
+    rng = np.random.default_rng(11)
+    shape = (300, 340)
+    seeds = rng.uniform((0, 0), shape, size=(40, 2))
+    index = SeedIndex(seeds, shape)
+    assert lookup_block(index.cell) >= 4  # the block path is the one under test
+    dy = dx = None
+    if warp:
+        dy = smooth_field((160, 200), wavelength_px=30.0, rng=rng, amplitude=warp)
+        dx = smooth_field((160, 200), wavelength_px=30.0, rng=rng, amplitude=warp)
+    lab = index.labels((160, 200), offset=(70.0, 70.0), dy=dy, dx=dx)
+    yy, xx = np.mgrid[0:160, 0:200]
+    py, px = yy + 70.0 + (0 if dy is None else dy), xx + 70.0 + (0 if dx is None else dx)
+    d2 = (seeds[:, 0, None, None] - py) ** 2 + (seeds[:, 1, None, None] - px) ** 2
+    np.testing.assert_allclose(d2[lab - 1, yy, xx], d2.min(axis=0), rtol=1e-9, atol=1e-9)
+
+
 def test_seed_index_centroids_are_the_cells_weighted_centroids():
     from synthscope.structures._kernels import SeedIndex
 
@@ -408,6 +432,14 @@ def test_recursive_gaussian_follows_the_sampled_gaussian(sigma):
     assert np.abs(got - ref).max() < (0.055 if sigma < 4 else 0.035) * ref.max()
     assert got.sum() == pytest.approx(1.0, rel=0.01)  # mass kept
     assert abs(int(np.argmax(got)) - 100) == 0
+
+
+def test_recursive_blur_treats_both_axes_alike():
+    """Blurring the transpose gives the transpose of the blur (non-square, random)."""
+    from synthscope.structures._kernels import gaussian_recursive
+
+    a = np.random.default_rng(3).random((37, 83)).astype(np.float32)
+    np.testing.assert_allclose(gaussian_recursive(a.T, 3.0), gaussian_recursive(a, 3.0).T, rtol=0, atol=1e-6)
 
 
 def test_grid_points_read_the_zoomed_field():

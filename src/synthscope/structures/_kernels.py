@@ -14,7 +14,7 @@ import numpy as np
 
 from synthscope._fastrng import fill_normal, new_key
 
-__all__ = ["upsample_bilinear", "standardize_inplace", "add_standardized", "add_scaled", "groove_profile", "stamp_ellipses", "SeedIndex", "gaussian_recursive", "gaussian_blur",
+__all__ = ["label_counts", "upsample_bilinear", "standardize_inplace", "add_standardized", "add_scaled", "groove_profile", "stamp_ellipses", "SeedIndex", "gaussian_recursive", "gaussian_blur",
            "normals_f32", "stamp_particle", "stamp_particles", "draw_line", "add_level_set",
            "triple_junctions"]
 
@@ -58,6 +58,25 @@ def _upsample(small, h, w, out):
         s += acc
         s2 += acc2
     return s, s2
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_labels(flat, out):
+    for v in flat:
+        out[v] += 1
+
+
+def label_counts(labels: np.ndarray, n: int | None = None) -> np.ndarray:
+    """``np.bincount(labels.ravel(), minlength=n)`` for a non-negative integer label map,
+    in one compiled pass (about three times faster on 512 x 512 int32)."""
+    flat = np.ascontiguousarray(labels).reshape(-1)
+    if flat.size == 0:
+        return np.zeros(n or 0, np.int64)
+    if flat.dtype.kind not in "iu" or int(flat.min()) < 0:
+        return np.bincount(flat, minlength=n or 0)
+    out = np.zeros(max(int(flat.max()) + 1, n or 0), np.int64)
+    _count_labels(flat, out)
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -210,20 +229,66 @@ def _nearest_seed(ccy, ccx, cand, cstart, nby, nbx, inv, py, px):
 
 
 @numba.njit(cache=True, nogil=True)
-def _nearest(ccy, ccx, cand, cstart, nby, nbx, cell, y0, x0, dy, dx, out):
+def _nearest(ccy, ccx, cand, cstart, nby, nbx, cell, y0, x0, dy, dx, out, block):
     """Label (1-based seed index) of the nearest seed to each pixel's (warped) position,
-    among its bucket's candidates."""
+    among its bucket's candidates.
+
+    Block by block: when the four corners of the box that bounds a block's (warped)
+    positions share their nearest seed, so does every point of the box (a Voronoi
+    cell is convex), and the block is filled without a query per pixel; blocks that
+    a boundary crosses are looked up pixel by pixel. ``block`` 0: every pixel alone."""
     h, w = out.shape
     warped = dy.shape[0] > 0
     inv = 1.0 / cell
-    for i in range(h):
-        for j in range(w):
-            py = i + y0
-            px = j + x0
+    if block <= 0:
+        for i in range(h):
+            for j in range(w):
+                py = i + y0
+                px = j + x0
+                if warped:
+                    py += dy[i, j]
+                    px += dx[i, j]
+                out[i, j] = _nearest_seed(ccy, ccx, cand, cstart, nby, nbx, inv, py, px) + 1
+        return
+    ymax = nby * cell
+    xmax = nbx * cell
+    for bi in range(0, h, block):
+        i1 = min(bi + block, h)
+        for bj in range(0, w, block):
+            j1 = min(bj + block, w)
+            lo_y = bi + y0
+            hi_y = i1 - 1 + y0
+            lo_x = bj + x0
+            hi_x = j1 - 1 + x0
             if warped:
-                py += dy[i, j]
-                px += dx[i, j]
-            out[i, j] = _nearest_seed(ccy, ccx, cand, cstart, nby, nbx, inv, py, px) + 1
+                lo_y = hi_y = bi + y0 + dy[bi, bj]
+                lo_x = hi_x = bj + x0 + dx[bi, bj]
+                for i in range(bi, i1):
+                    for j in range(bj, j1):
+                        py = i + y0 + dy[i, j]
+                        px = j + x0 + dx[i, j]
+                        lo_y = min(lo_y, py)
+                        hi_y = max(hi_y, py)
+                        lo_x = min(lo_x, px)
+                        hi_x = max(hi_x, px)
+            # inside the index's extent, where every bucket's candidates are exact
+            if lo_y >= 0.0 and lo_x >= 0.0 and hi_y < ymax and hi_x < xmax:
+                s = _nearest_seed(ccy, ccx, cand, cstart, nby, nbx, inv, lo_y, lo_x)
+                if (_nearest_seed(ccy, ccx, cand, cstart, nby, nbx, inv, lo_y, hi_x) == s
+                        and _nearest_seed(ccy, ccx, cand, cstart, nby, nbx, inv, hi_y, lo_x) == s
+                        and _nearest_seed(ccy, ccx, cand, cstart, nby, nbx, inv, hi_y, hi_x) == s):
+                    for i in range(bi, i1):
+                        for j in range(bj, j1):
+                            out[i, j] = s + 1
+                    continue
+            for i in range(bi, i1):
+                for j in range(bj, j1):
+                    py = i + y0
+                    px = j + x0
+                    if warped:
+                        py += dy[i, j]
+                        px += dx[i, j]
+                    out[i, j] = _nearest_seed(ccy, ccx, cand, cstart, nby, nbx, inv, py, px) + 1
 
 
 @numba.njit(cache=True, nogil=True)
@@ -242,6 +307,14 @@ def _centroids(ccy, ccx, cand, cstart, nby, nbx, cell, scale_y, scale_x, wt, m, 
             m[s] += v
             cy[s] += v * py
             cx[s] += v * px
+
+
+def lookup_block(cell: float) -> int:
+    """Side of the pixel blocks that the Voronoi lookup tries to settle at once, from
+    the bucket side (half the seed spacing): about a quarter of it, 4 to 8 px (fastest
+    on 512 px images with seeds 25 to 200 px apart), and none below a 12 px bucket,
+    where too few blocks lie inside one cell to repay the corner queries."""
+    return 0 if cell < 12.0 else min(8, max(4, int(cell / 4.0)))
 
 
 class SeedIndex:
@@ -296,7 +369,7 @@ class SeedIndex:
         out = np.empty(tuple(int(s) for s in out_shape), np.int32)
         if dy is None:
             dy = dx = np.zeros((0, 0), np.float32)
-        _nearest(*self._index, float(offset[0]), float(offset[1]), dy, dx, out)
+        _nearest(*self._index, float(offset[0]), float(offset[1]), dy, dx, out, lookup_block(self.cell))
         return out
 
 
@@ -340,6 +413,20 @@ def _iir_cols(a, B, b1, b2, b3):
             w1[j] = v
 
 
+@numba.njit(cache=True, nogil=True)
+def _transpose(a, out):
+    """``out = a.T`` in 16 x 16 tiles, each read and written while in cache (about
+    twice as fast as numpy's strided copy on 512 x 512 float32)."""
+    h, w = a.shape
+    for i0 in range(0, h, 16):
+        i1 = min(i0 + 16, h)
+        for j0 in range(0, w, 16):
+            j1 = min(j0 + 16, w)
+            for j in range(j0, j1):
+                for i in range(i0, i1):
+                    out[j, i] = a[i, j]
+
+
 def gaussian_recursive(a: np.ndarray, sigma: float) -> np.ndarray:
     """2-D Gaussian blur at a cost independent of ``sigma`` (recursive filter of Young &
     van Vliet 1995): for wide kernels, where ``scipy.ndimage.gaussian_filter`` costs
@@ -350,9 +437,12 @@ def gaussian_recursive(a: np.ndarray, sigma: float) -> np.ndarray:
     c = tuple(np.float32(x) for x in _yvv_coefficients(float(sigma)))
     # the row recursion is run down the columns of the transpose, where it sweeps whole
     # rows of memory at a time (several times faster than along each row)
-    t = np.array(np.asarray(a, dtype=np.float32).T, order="C", copy=True)
+    a = np.asarray(a, dtype=np.float32)
+    t = np.empty(a.shape[::-1], np.float32)
+    _transpose(a, t)
     _iir_cols(t, *c)
-    out = np.ascontiguousarray(t.T)
+    out = np.empty(a.shape, np.float32)
+    _transpose(t, out)
     _iir_cols(out, *c)
     return out
 

@@ -20,6 +20,7 @@ from synthscope.structures._kernels import (
     gaussian_blur,
     gaussian_recursive,
     groove_profile,
+    label_counts,
     upsample_bilinear,
 )
 from synthscope.structures.specimen import Specimen
@@ -71,7 +72,7 @@ def grain_statistics(instances: np.ndarray, *, pixel_size_nm: float = 1000.0) ->
     """
     inst = np.asarray(instances)
     h, w = inst.shape
-    counts = np.bincount(inst.ravel())
+    counts = label_counts(inst)
     ids = np.flatnonzero(counts)
     ids = ids[ids > 0]
     n = len(ids)
@@ -210,9 +211,12 @@ def _merge_lut(n_labels: int, pairs: np.ndarray, n_merges: int, rng) -> np.ndarr
     return np.array([find(i) for i in range(n_labels)])
 
 
-def _compact_lut(lab: np.ndarray, n_labels: int) -> np.ndarray:
-    """Lookup table (``n_labels`` long) renumbering the labels present in ``lab`` to 1..N."""
-    present = np.bincount(lab.ravel(), minlength=n_labels) > 0
+def _compact_lut(counts: np.ndarray, roots: np.ndarray | None = None) -> np.ndarray:
+    """Lookup table renumbering the labels with non-zero ``counts`` (or, with ``roots``,
+    the roots of those labels) to 1..N in increasing order; label 0 stays 0."""
+    present = counts > 0
+    if roots is not None:
+        present = np.bincount(roots[present], minlength=len(counts)) > 0
     present[0] = False
     return (np.cumsum(present) * present).astype(np.int32)
 
@@ -461,10 +465,9 @@ def generate_grains(
         dx = lx.astype(np.float32) if dx is None else dx + lx.astype(np.float32)
         offset = ((ph - h) / 2.0, (pw - w) / 2.0)
     lab = SeedIndex(seeds, (ph, pw)).labels((h, w), offset=offset, dy=dy, dx=dx)
-    if roots is not None:
-        lab = roots[lab].astype(np.int32)
-    lut = _compact_lut(lab, n_seeds + 1)
-    inst = lut[lab]
+    # grains in view numbered 1..N (merged cells by their root), in one gather
+    lut = _compact_lut(label_counts(lab, n_seeds + 1), roots)
+    inst = (lut if roots is None else lut[roots])[lab]
     pairs = lut[pairs]
     pairs = pairs[(pairs[:, 0] > 0) & (pairs[:, 1] > 0)]
 
