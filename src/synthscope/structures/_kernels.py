@@ -53,16 +53,15 @@ def _upsample(small, h, w, out):
     fy = sh / h
     fx = sw / w
     x0 = np.empty(w, np.int64)
-    x1 = np.empty(w, np.int64)
     tx = np.empty(w, np.float32)
     for j in range(w):
         p = (j + 0.5) * fx - 0.5
         p = min(max(p, 0.0), sw - 1.0)
         i0 = int(math.floor(p))
         x0[j] = i0
-        x1[j] = min(i0 + 1, sw - 1)
         tx[j] = p - i0
     row = np.empty(sw, np.float32)
+    step = np.empty(sw, np.float32)
     s = 0.0
     s2 = 0.0
     for i in range(h):
@@ -71,12 +70,17 @@ def _upsample(small, h, w, out):
         r0 = int(math.floor(p))
         r1 = min(r0 + 1, sh - 1)
         ty = np.float32(p - r0)
-        # the source rows interpolated once, then each output pixel along x
+        # the source rows interpolated once, with the step to the next grid point;
+        # then each output pixel along x
         for q in range(sw):
             row[q] = small[r0, q] * (1 - ty) + small[r1, q] * ty
+        for q in range(sw - 1):
+            step[q] = row[q + 1] - row[q]
+        step[sw - 1] = 0.0
         o = out[i]
         for j in range(w):
-            o[j] = row[x0[j]] + (row[x1[j]] - row[x0[j]]) * tx[j]
+            q = x0[j]
+            o[j] = row[q] + step[q] * tx[j]
         acc, acc2 = _row_sums(o)
         s += acc
         s2 += acc2
@@ -85,8 +89,18 @@ def _upsample(small, h, w, out):
 
 @numba.njit(cache=True, nogil=True)
 def _count_labels(flat, out):
+    # by runs: label maps hold long runs of one label, and an increment per pixel
+    # would wait on the previous one to the same counter
+    prev = flat[0]
+    run = 0
     for v in flat:
-        out[v] += 1
+        if v == prev:
+            run += 1
+        else:
+            out[prev] += run
+            prev = v
+            run = 1
+    out[prev] += run
 
 
 def label_counts(labels: np.ndarray, n: int | None = None) -> np.ndarray:
