@@ -178,10 +178,12 @@ def _ring_bounds(r, by, bx, nby, nbx):
 
 
 @numba.njit(cache=True, nogil=True)
-def _candidates(sy, sx, start, items, nby, nbx, cell, fill, cstart, cand):
-    """For every bucket, the seeds that can be nearest to some point in it: those whose
+def _candidates(sy, sx, start, items, nby, nbx, cell, cap, counts, buf):
+    """For every bucket b, the seeds that can be nearest to some point in it: those whose
     least distance to the bucket is within the smallest greatest distance of any seed.
-    With ``fill`` False counts them into ``cstart[b + 1]``, else writes them to ``cand``."""
+    Their number goes to ``counts[b]`` and the first ``cap`` of them to
+    ``buf[b * cap:]`` (one pass; the caller retries with a larger ``cap`` if any bucket
+    held more)."""
     rmax = max(nby, nbx)
     for by in range(nby):
         for bx in range(nbx):
@@ -209,7 +211,7 @@ def _candidates(sy, sx, start, items, nby, nbx, cell, fill, cstart, cand):
                     break
                 r += 1
             n = 0
-            pos = cstart[b] if fill else 0
+            pos = b * cap
             r = 0
             while r <= rmax and (max(r - 1, 0) * cell) ** 2 <= lim:
                 qy0, qy1, qx0, qx1 = _ring_bounds(r, by, bx, nby, nbx)
@@ -223,12 +225,20 @@ def _candidates(sy, sx, start, items, nby, nbx, cell, fill, cstart, cand):
                             ny = max(y0 - sy[s], 0.0, sy[s] - y1)
                             nx = max(x0 - sx[s], 0.0, sx[s] - x1)
                             if ny * ny + nx * nx <= lim:
-                                if fill:
-                                    cand[pos + n] = s
+                                if n < cap:
+                                    buf[pos + n] = s
                                 n += 1
                 r += 1
-            if not fill:
-                cstart[b + 1] = n
+            counts[b] = n
+
+
+@numba.njit(cache=True, nogil=True)
+def _compact(buf, cap, cstart, out):
+    """Bucket b's entries ``buf[b * cap:][:n_b]`` to ``out[cstart[b]:cstart[b + 1]]``."""
+    for b in range(cstart.shape[0] - 1):
+        n = cstart[b + 1] - cstart[b]
+        for k in range(n):
+            out[cstart[b] + k] = buf[b * cap + k]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -361,11 +371,21 @@ class SeedIndex:
         self.sy = np.ascontiguousarray(seeds[:, 0])
         self.sx = np.ascontiguousarray(seeds[:, 1])
         args = (self.sy, self.sx, start, items, self.nby, self.nbx, self.cell)
-        cstart = np.zeros(self.nby * self.nbx + 1, np.int64)
-        _candidates(*args, False, cstart, np.empty(0, np.int64))
-        np.cumsum(cstart, out=cstart)
+        nb = self.nby * self.nbx
+        counts = np.zeros(nb, np.int64)
+        # buckets list up to about 36 candidates (renders of this package); a fuller one
+        # costs a second pass
+        cap = 40
+        buf = np.empty(nb * cap, np.int64)
+        _candidates(*args, cap, counts, buf)
+        if nb and counts.max() > cap:
+            cap = int(counts.max())
+            buf = np.empty(nb * cap, np.int64)
+            _candidates(*args, cap, counts, buf)
+        cstart = np.zeros(nb + 1, np.int64)
+        np.cumsum(counts, out=cstart[1:])
         self.cand = np.empty(int(cstart[-1]), np.int64)
-        _candidates(*args, True, cstart, self.cand)
+        _compact(buf, cap, cstart, self.cand)
         self.cstart = cstart
         # the candidates' coordinates, stored bucket by bucket: one load per query
         self.ccy = self.sy[self.cand]
