@@ -259,6 +259,20 @@ def _nearest_seed(ccy, ccx, cand, cstart, nby, nbx, inv, py, px):
     return cand[best]
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _label_pixels(ccy, ccx, cand, cstart, nby, nbx, inv, y0, x0, dy, dx, out, i0, i1, j0, j1):
+    """Nearest-seed labels of pixels [i0, i1) x [j0, j1), one query each."""
+    warped = dy.shape[0] > 0
+    for i in range(i0, i1):
+        for j in range(j0, j1):
+            py = i + y0
+            px = j + x0
+            if warped:
+                py += dy[i, j]
+                px += dx[i, j]
+            out[i, j] = _nearest_seed(ccy, ccx, cand, cstart, nby, nbx, inv, py, px) + 1
+
+
 @numba.njit(cache=True, nogil=True)
 def _nearest(ccy, ccx, cand, cstart, nby, nbx, cell, y0, x0, dy, dx, out, block):
     """Label (1-based seed index) of the nearest seed to each pixel's (warped) position,
@@ -272,14 +286,7 @@ def _nearest(ccy, ccx, cand, cstart, nby, nbx, cell, y0, x0, dy, dx, out, block)
     warped = dy.shape[0] > 0
     inv = 1.0 / cell
     if block <= 0:
-        for i in range(h):
-            for j in range(w):
-                py = i + y0
-                px = j + x0
-                if warped:
-                    py += dy[i, j]
-                    px += dx[i, j]
-                out[i, j] = _nearest_seed(ccy, ccx, cand, cstart, nby, nbx, inv, py, px) + 1
+        _label_pixels(ccy, ccx, cand, cstart, nby, nbx, inv, y0, x0, dy, dx, out, 0, h, 0, w)
         return
     ymax = nby * cell
     xmax = nbx * cell
@@ -312,14 +319,7 @@ def _nearest(ccy, ccx, cand, cstart, nby, nbx, cell, y0, x0, dy, dx, out, block)
                         for j in range(bj, j1):
                             out[i, j] = s + 1
                     continue
-            for i in range(bi, i1):
-                for j in range(bj, j1):
-                    py = i + y0
-                    px = j + x0
-                    if warped:
-                        py += dy[i, j]
-                        px += dx[i, j]
-                    out[i, j] = _nearest_seed(ccy, ccx, cand, cstart, nby, nbx, inv, py, px) + 1
+            _label_pixels(ccy, ccx, cand, cstart, nby, nbx, inv, y0, x0, dy, dx, out, bi, i1, bj, j1)
 
 
 @numba.njit(cache=True, nogil=True)
