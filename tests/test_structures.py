@@ -499,3 +499,17 @@ def test_stamp_ellipses_matches_the_dense_formula(cristae):
             want += wall * 0.8 * (inside & stripe & (edge > wall_px))
     assert np.allclose(got, want, atol=1e-5)
     assert (got < 0).sum() > 200  # both bodies drawn (the second cut by the border)
+
+
+def test_label_counts_match_bincount():
+    """Counts by runs: long runs, single pixels, label 0, a requested length, other
+    integer types and the empty map all count as np.bincount does."""
+    from synthscope.structures._kernels import label_counts
+
+    a = np.array([[0, 0, 3, 3, 3], [3, 1, 1, 0, 7]], np.int32)
+    np.testing.assert_array_equal(label_counts(a), [3, 2, 0, 4, 0, 0, 0, 1])
+    np.testing.assert_array_equal(label_counts(a, 10), np.bincount(a.ravel(), minlength=10))
+    b = np.random.default_rng(0).integers(0, 50, (64, 80)).repeat(3, axis=1)
+    for t in (np.int64, np.uint16, np.int32):
+        np.testing.assert_array_equal(label_counts(b.astype(t)), np.bincount(b.ravel()))
+    assert label_counts(np.zeros((0, 4), np.int32), 3).tolist() == [0, 0, 0]
