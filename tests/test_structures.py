@@ -257,6 +257,37 @@ def test_outlined_particles_draw_a_rim_of_the_asked_width_and_sign(style, sign):
     assert abs(row[0]) < 0.02 * c  # the interior keeps the matrix's shade (interior 0)
 
 
+@pytest.mark.parametrize("style", ["bump", "dark_rim", "bright_rim", "bright", "dark"])
+def test_particles_leave_the_specimen_alone_outside_their_reach(style):
+    """Grooves (negative height) and tint a few pixels off a particle are untouched, for
+    every style: a particle hides what lies beneath it, not a box around it."""
+    from synthscope.structures._kernels import STYLE_CODES, stamp_particles
+
+    n, r, rim = 96, 12.0, 1.5
+    rng = np.random.default_rng(SEED)
+    tint = rng.uniform(0.2, 0.8, (n, n)).astype(np.float32)
+    height = -rng.uniform(0.5, 1.0, (n, n)).astype(np.float32)  # grooves everywhere
+    cover = np.zeros((n, n), np.float32)
+    rough = rng.normal(0, 0.1, (16, 16)).astype(np.float32)
+    t0, h0 = tint.copy(), height.copy()
+    one = lambda v: np.array([v], np.float64)  # noqa: E731
+    coef = np.array([[0.2, -0.1, 0.05, 0.1]])
+    aspect, irr = 1.3, 0.2
+    stamp_particles(tint, height, cover, rough, one(48.0), one(47.0), one(r), STYLE_CODES[style], one(0.5),
+                    one(0.1), one(aspect), one(0.4), one(irr), coef, rng.uniform(0, 6, (1, 4)), one(rim))
+    yy, xx = np.mgrid[:n, :n]
+    dist = np.hypot(yy - 48.0, xx - 47.0)
+    # beyond the outline's largest extent (plus the rim's reach for outlined styles)
+    far = r * (1 + np.abs(coef).sum()) * aspect + (4 * rim if "rim" in style else 1.0) + 1.0
+    out = dist > far
+    assert out.sum() > 1000
+    assert np.array_equal(height[out], h0[out]) and np.array_equal(tint[out], t0[out])
+    assert cover[out].max() == 0.0
+    inside = dist < 0.5 * r
+    assert cover[inside].min() == 1.0  # and the particle itself was drawn
+    assert not np.array_equal(height[inside], h0[inside])
+
+
 def test_textures_are_normalised_and_scale_with_wavelength():
     a = fbm_noise((128, 128), wavelength_px=8, rng=SEED)
     b = fbm_noise((128, 128), wavelength_px=64, rng=SEED)

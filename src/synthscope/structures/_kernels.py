@@ -692,7 +692,9 @@ def stamp_particle(tint, height, cover, rough, y0, y1, x0, x1, cy, cx, radius, s
     ``rim_width`` (0: 0.2 radius), dark for a positive ``contrast`` and bright for a
     negative one, and ``interior`` added inside; 2/3 flat, brighter/darker. Flat
     particles scale the height beneath them by (1 - coverage): the groove is hidden.
-    ``rough`` is a periodic tile of texture, repeated over the image.
+    ``rough`` is a periodic tile of texture, repeated over the image. Pixels beyond the
+    particle's reach (its outline's largest radius plus half a pixel, and for the rim
+    style four rim widths, where the rim's exp(-16) = 1e-7 is dropped) are left untouched.
     """
     ca = math.cos(angle)
     sa = math.sin(angle)
@@ -700,13 +702,26 @@ def stamp_particle(tint, height, cover, rough, y0, y1, x0, x1, cy, cx, radius, s
     rim_w = max(1.0, 0.2 * radius if rim_width <= 0 else rim_width)
     cph = np.cos(phase)
     sph = np.sin(phase)
+    wob_max = 0.0
+    for k in range(4):
+        wob_max += abs(coef[k]) / (k + 2)
+    reach = radius * (1.0 + wob_max) + (4.0 * rim_w if style == 1 else 0.5)
+    # in pixel units the frame's stretch makes a distance at most max(aspect, 1) times rho
+    reach_px = reach * max(aspect, 1.0)
     for i in range(y0, y1):
         dy = i - cy
-        for j in range(x0, x1):
+        if abs(dy) >= reach_px:
+            continue
+        half = math.sqrt(reach_px * reach_px - dy * dy)
+        ja = max(x0, int(math.floor(cx - half)))
+        jb = min(x1, int(math.ceil(cx + half)) + 1)
+        for j in range(ja, jb):
             dx = j - cx
             u = (ca * dx + sa * dy) / aspect
             v = -sa * dx + ca * dy
             rho = math.sqrt(u * u + v * v)
+            if rho >= reach:
+                continue
             if rho > 0:
                 zc = u / rho
                 zs = v / rho
@@ -727,15 +742,17 @@ def stamp_particle(tint, height, cover, rough, y0, y1, x0, x1, cy, cx, radius, s
                 cover[i, j] = inside
             r = rough[i % rough.shape[0], j % rough.shape[1]]
             if style == 0:
-                t = rho / max(rad, 1e-3)
-                dome = inside * math.sqrt(min(max(1.0 - t * t, 0.0), 1.0))
-                height[i, j] = max(height[i, j], 2.0 * dome + inside * r)
-                tint[i, j] += inside * (c + r)
+                if inside > 0.0:  # a dome over what lies beneath; outside it, nothing
+                    t = rho / max(rad, 1e-3)
+                    dome = inside * math.sqrt(min(max(1.0 - t * t, 0.0), 1.0))
+                    height[i, j] = max(height[i, j], 2.0 * dome + inside * r)
+                    tint[i, j] += inside * (c + r)
             else:
                 height[i, j] *= 1.0 - inside
                 if style == 1:
                     q = sd / rim_w
-                    tint[i, j] += inside * (interior + r) - contrast * math.exp(-q * q)
+                    e = math.exp(-q * q) if q * q < 16.0 else 0.0  # exp(-16) = 1e-7
+                    tint[i, j] += inside * (interior + r) - contrast * e
                 elif style == 2:
                     tint[i, j] += inside * (c + r)
                 else:
