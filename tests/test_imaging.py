@@ -51,6 +51,25 @@ def test_counts_beyond_the_tables_follow_the_poisson_law(lam):
     assert abs(out.mean() - lam) < 4 * np.sqrt(lam / a.size)
 
 
+def test_detector_counts_are_the_poisson_fill_scaled_and_clipped():
+    # both entry points run one sampler: same key, same counts (read noise 0), the
+    # detector's divided by the dose and clipped to [0, 1]; means past the tables too
+    from synthscope.imaging import _kernels as k
+    from synthscope.imaging.detector import _poisson_cdf
+
+    rng = np.random.default_rng(SEED)
+    sig = rng.uniform(-0.2, 1.3, (64, 80)).astype(np.float32)
+    for dose in (30.0, 200.0):
+        counts = np.empty_like(sig)
+        k.poisson_fill(np.uint64(7), np.maximum(sig, 0) * np.float32(dose), _poisson_cdf(), counts)
+        out = np.empty_like(sig)
+        k.poisson_counts(sig, dose, 0.0, np.uint64(7), _poisson_cdf(), out)
+        assert np.array_equal(out, np.clip(counts.astype(np.float64) / dose, 0, 1).astype(np.float32))
+        assert np.all(counts[sig <= 0] == 0) and np.array_equal(counts, np.rint(counts))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        k.poisson_counts(sig, 30.0, 0.0, np.uint64(7), _poisson_cdf(), np.empty((80, 64), np.float32).T)
+
+
 @pytest.mark.parametrize("lam", [0.3, 3.7, 20.3, 47.5])
 def test_low_dose_counts_follow_the_poisson_law(lam):
     # the table + remainder sampler is exact: counts of a flat signal pass a chi-square
