@@ -373,6 +373,53 @@ def test_fast_normals_follow_the_normal_law():
         assert abs((np.abs(z) > t).mean() - p) < 5 * np.sqrt(p / z.size)
 
 
+@pytest.mark.parametrize("n", [1, 2, 7, 1_000_001])
+def test_fast_uniforms_are_the_splitmix_stream_two_at_a_time(n):
+    """Value 2k (2k + 1) is the low (high) half of the stream's output k, as a signed
+    32-bit integer times 2^-31: the counter-based loop is the sequential stream; and
+    the values are uniform on [-1, 1)."""
+    from scipy import stats
+
+    from synthscope._fastrng import next_u64
+    from synthscope.structures._kernels import uniforms_f32
+
+    a, b = np.random.default_rng(SEED), np.random.default_rng(SEED)
+    x = uniforms_f32(a, n)
+    key = b.integers(0, 2**64, dtype=np.uint64)
+    assert a.random() == b.random()  # one 64-bit draw taken
+    st = np.uint64(key)
+    for k in range(min(n, 9)):
+        if k % 2 == 0:
+            st, z = next_u64(np.uint64(st))
+        half = int(z) & 0xFFFFFFFF if k % 2 == 0 else int(z) >> 32
+        assert x[k] == np.float32((half - 2**32 if half >= 2**31 else half) * 2.0**-31)
+    assert x.min() >= -1 and x.max() < 1
+    if n > 1000:
+        assert stats.kstest(x.astype(np.float64), "uniform", args=(-1, 2)).pvalue > 1e-3
+        assert abs(x.mean()) < 3e-3 and abs(x.var() - 1 / 3) < 2e-3
+
+
+@pytest.mark.parametrize("wavelength, beta", [(8.0, 3.0), (40.0, 3.0), (200.0, 2.5)])
+def test_fbm_is_gaussian_with_its_spectrum(wavelength, beta):
+    """fBm from uniform spectral parts: its one-point law is normal (skewness and excess
+    kurtosis near 0 over fields, tails as a normal's) and its power spectrum follows
+    (f^2 + f0^2)^(-beta/2) (a log-log slope of -beta well above f0)."""
+    from scipy import stats
+
+    xs = [fbm_noise((256, 256), wavelength_px=wavelength, beta=beta, rng=k) for k in range(12)]
+    z = np.concatenate([x.ravel() for x in xs]).astype(np.float64)
+    assert abs(stats.skew(z)) < 0.1 and abs(stats.kurtosis(z)) < 0.2
+    assert abs((np.abs(z) > 2).mean() - 0.0455) < 0.01
+    p = np.mean([np.abs(np.fft.rfft2(x)) ** 2 for x in xs], axis=0)
+    fy = np.fft.fftfreq(256)[:, None]
+    fx = np.fft.rfftfreq(256)[None, :]
+    f = np.hypot(fy, fx)
+    band = lambda lo, hi: p[(f >= lo) & (f < hi)].mean()  # noqa: E731
+    lo, hi = max(4.0 / wavelength, 0.03), 0.4
+    slope = np.log(band(hi * 0.9, hi) / band(lo, lo * 1.1)) / np.log(hi * 0.95 / (lo * 1.05))
+    assert slope == pytest.approx(-beta, abs=0.35)
+
+
 @pytest.mark.parametrize("n, clustered, bucket", [(1, False, 0.5), (7, False, 0.5), (300, False, 0.5), (300, True, 0.5),
                                                  (300, True, 1.0)])
 def test_seed_index_finds_the_nearest_seed_at_warped_positions(n, clustered, bucket):
