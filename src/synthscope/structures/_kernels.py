@@ -488,26 +488,28 @@ def gaussian_recursive(a: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
-def uniforms_f32(rng: np.random.Generator, shape) -> np.ndarray:
-    """Uniforms on [-1, 1) as a float32 array, from a stream keyed by one draw of ``rng``
-    (``synthscope._fastrng.fill_uniform_signed``, vector code: about fifteen times
-    faster than ``normals_f32``); ``rng`` advances by exactly one draw."""
+def _keyed_fill(rng: np.random.Generator, shape, fill) -> np.ndarray:
+    """A float32 array of ``shape`` filled by ``fill(key, out)`` from a stream keyed by
+    one draw of ``rng`` (which advances by exactly that draw)."""
     out = np.empty(tuple(int(s) for s in np.atleast_1d(shape)), np.float32)
     key = new_key(rng)
     if out.size:
-        fill_uniform_signed(key, out)
+        fill(key, out)
     return out
+
+
+def uniforms_f32(rng: np.random.Generator, shape) -> np.ndarray:
+    """Uniforms on [-1, 1) as a float32 array (``synthscope._fastrng.fill_uniform_signed``,
+    vector code: about fifteen times faster than ``normals_f32``); ``rng`` advances by
+    one draw."""
+    return _keyed_fill(rng, shape, fill_uniform_signed)
 
 
 def normals_f32(rng: np.random.Generator, shape) -> np.ndarray:
     """Standard normal float32 array from a ziggurat stream keyed by one draw of ``rng``
     (``synthscope._fastrng``: an exact normal law, about five times faster than
     ``rng.standard_normal``); ``rng`` advances by exactly one draw."""
-    out = np.empty(tuple(int(s) for s in np.atleast_1d(shape)), np.float32)
-    key = new_key(rng)
-    if out.size:
-        fill_normal(key, out)
-    return out
+    return _keyed_fill(rng, shape, fill_normal)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
