@@ -258,6 +258,29 @@ def test_outlined_particles_draw_a_rim_of_the_asked_width_and_sign(style, sign):
 
 
 @pytest.mark.parametrize("style", ["bump", "dark_rim", "bright_rim", "bright", "dark"])
+def test_particles_hide_the_tint_step_of_the_boundary_they_sit_on(style):
+    """A particle centred on the boundary between a dark and a light grain has one shade
+    inside (its own, from the matrix at its centre), not the two grains' tints: no
+    real micrograph shows a boundary through a particle."""
+    from synthscope.structures._kernels import STYLE_CODES, stamp_particles
+
+    n, r = 96, 14.0
+    tint = np.full((n, n), 0.2, np.float32)
+    tint[:, 48:] = 0.8  # the boundary at x = 48, a step of 0.6
+    height = np.zeros((n, n), np.float32)
+    cover = np.zeros((n, n), np.float32)
+    rough = np.zeros((8, 8), np.float32)
+    one = lambda v: np.array([v], np.float64)  # noqa: E731
+    stamp_particles(tint, height, cover, rough, one(48.0), one(48.0), one(r), STYLE_CODES[style], one(0.3),
+                    one(0.1), one(1.0), one(0.0), one(0.0), np.zeros((1, 4)), np.zeros((1, 4)), one(1.5))
+    yy, xx = np.mgrid[:n, :n]
+    core = tint[np.hypot(yy - 48.0, xx - 48.0) < 0.6 * r]  # well inside the outline, across the boundary
+    assert np.ptp(core) < 0.02 * 0.6
+    # the untouched matrix keeps its step
+    assert tint[5, 5] == pytest.approx(0.2) and tint[5, 90] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("style", ["bump", "dark_rim", "bright_rim", "bright", "dark"])
 def test_particles_leave_the_specimen_alone_outside_their_reach(style):
     """Grooves (negative height) and tint a few pixels off a particle are untouched, for
     every style: a particle hides what lies beneath it, not a box around it."""

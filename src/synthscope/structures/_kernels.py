@@ -683,6 +683,10 @@ def stamp_particles(tint, height, cover, rough, cy, cx, radius, style, contrast,
     in order, each over its bounding box clipped to the image."""
     h, w = tint.shape
     for k in range(cy.shape[0]):
+        # a particle is a phase of its own: its shade is the matrix's at its centre (plus
+        # its own offset), not the grains' tints beneath it, which would show a tint step
+        # across it where it sits on a boundary, a cue no real micrograph gives
+        base = tint[min(max(int(cy[k]), 0), h - 1), min(max(int(cx[k]), 0), w - 1)]
         r_out = radius[k] * (1.0 + irregularity[k]) * max(aspect[k], 1.0 / aspect[k]) + 3
         y0 = max(0, int(cy[k] - r_out))
         y1 = min(h, int(cy[k] + r_out) + 1)
@@ -690,12 +694,12 @@ def stamp_particles(tint, height, cover, rough, cy, cx, radius, style, contrast,
         x1 = min(w, int(cx[k] + r_out) + 1)
         if y0 < y1 and x0 < x1:
             stamp_particle(tint, height, cover, rough, y0, y1, x0, x1, cy[k], cx[k], radius[k], style, contrast[k],
-                           interior[k], aspect[k], angle[k], coef[k], phase[k], rim_width[k])
+                           interior[k], aspect[k], angle[k], coef[k], phase[k], rim_width[k], base)
 
 
 @numba.njit(cache=True, nogil=True)
 def stamp_particle(tint, height, cover, rough, y0, y1, x0, x1, cy, cx, radius, style, contrast,
-                   interior, aspect, angle, coef, phase, rim_width):
+                   interior, aspect, angle, coef, phase, rim_width, base):
     """Draw one irregular, anti-aliased particle into ``tint``/``height``/``cover`` in
     place, over the box [y0, y1) x [x0, x1).
 
@@ -708,6 +712,8 @@ def stamp_particle(tint, height, cover, rough, y0, y1, x0, x1, cy, cx, radius, s
     ``rough`` is a periodic tile of texture, repeated over the image. Pixels beyond the
     particle's reach (its outline's largest radius plus half a pixel, and for the rim
     style four rim widths, where the rim's exp(-16) = 1e-7 is dropped) are left untouched.
+    Inside the outline the tint is replaced by the particle's own, ``base`` plus its
+    change: a particle hides the grains beneath it as it hides their groove.
     """
     ca = math.cos(angle)
     sa = math.sin(angle)
@@ -759,17 +765,17 @@ def stamp_particle(tint, height, cover, rough, y0, y1, x0, x1, cy, cx, radius, s
                     t = rho / max(rad, 1e-3)
                     dome = inside * math.sqrt(min(max(1.0 - t * t, 0.0), 1.0))
                     height[i, j] = max(height[i, j], 2.0 * dome + inside * r)
-                    tint[i, j] += inside * (c + r)
+                    tint[i, j] += inside * (base - tint[i, j] + c + r)
             else:
                 height[i, j] *= 1.0 - inside
                 if style == 1:
                     q = sd / rim_w
                     e = math.exp(-q * q) if q * q < 16.0 else 0.0  # exp(-16) = 1e-7
-                    tint[i, j] += inside * (interior + r) - contrast * e
+                    tint[i, j] += inside * (base - tint[i, j] + interior + r) - contrast * e
                 elif style == 2:
-                    tint[i, j] += inside * (c + r)
+                    tint[i, j] += inside * (base - tint[i, j] + c + r)
                 else:
-                    tint[i, j] -= inside * (c + r)
+                    tint[i, j] += inside * (base - tint[i, j] - c - r)
 
 
 @numba.njit(cache=True, nogil=True)
