@@ -147,3 +147,26 @@ def test_banded_grains_example_turns_on_elongation_and_striations():
     assert 0.38 < np.mean([s["striation_amplitude"] > 0 for s in drawn]) < 0.62
     # with the overrides off the scenario's other draws are unchanged
     assert all(d["mean_grain_diameter_px"] == s["mean_grain_diameter_px"] for d, s in zip(drawn[:60], default, strict=True))
+
+
+def test_plain_grains_example_renders_dark_grooves_without_distractors():
+    from pathlib import Path
+
+    r = get_recipe("grain_boundaries")
+    name, overrides = load_scenario_file(Path(__file__).parents[1] / "examples" / "plain_grains.yaml")
+    assert name == "grain_boundaries"
+
+    def line_sign(space, i):
+        """+1 where the labelled lines are darker than the grains in the scene (before
+        inversion), -1 where brighter, and the render's particle count."""
+        s = r.render_index(i, entropy=SEED, space=space, shape=(128, 128))
+        inverted = space.sample_one(SEED, i)["invert"]
+        d = s.image[s.mask == 1].mean() - s.image[s.mask == 0].mean()
+        return (1 if (d < 0) != inverted else -1), s.stats.get("n_particles", 0), "cells_scenario" in s.stats
+
+    plain = [line_sign(r.space.with_overrides(overrides), i) for i in range(24)]
+    assert all(sign == 1 and n == 0 and not cells for sign, n, cells in plain), plain
+    # the default space draws bright lines, particles and cell sections too
+    default = [line_sign(r.space, i) for i in range(24)]
+    assert any(sign == -1 for sign, _, _ in default) and any(n > 0 for _, n, _ in default)
+    assert any(cells for _, _, cells in default)
