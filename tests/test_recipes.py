@@ -158,7 +158,8 @@ def test_plain_grains_example_renders_dark_grooves_without_distractors():
 
     def line_sign(space, i):
         """+1 where the labelled lines are darker than the grains in the scene (before
-        inversion), -1 where brighter, and the render's particle count."""
+        inversion), -1 where brighter; the render's particle count; whether it is a cell
+        section."""
         s = r.render_index(i, entropy=SEED, space=space, shape=(128, 128))
         inverted = space.sample_one(SEED, i)["invert"]
         d = s.image[s.mask == 1].mean() - s.image[s.mask == 0].mean()
