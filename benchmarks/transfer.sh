@@ -4,7 +4,8 @@
 #
 #   bash benchmarks/transfer.sh [RUN_DIR] [MINUTES] [ENTROPY]
 #
-# Prints one line per set: boundary F1 at 2 px of the model and of the best baseline.
+# Prints one line per set: boundary F1 at 2 px of the model and of the best baseline, on
+# thinned lines (the headline figure) and on the lines as drawn (unthinned).
 set -euo pipefail
 run=${1:-runs/transfer}
 minutes=${2:-30}
@@ -27,8 +28,11 @@ for s in "${sets[@]}"; do
 import json, sys
 d = json.load(open(sys.argv[1]))["datasets"][0]
 b = d["best_baseline"]
+bu = max(d["baselines"], key=lambda k: d["baselines"][k]["boundary_f1_unthinned"])
 print(f"{d['name']:28s} boundary F1 {d['model']['boundary_f1']:.3f}  "
       f"(P {d['model']['boundary_precision']:.3f}, R {d['model']['boundary_recall']:.3f}, "
-      f"mean IoU {d['model']['mean_iou']:.3f})  best baseline {b} {d['baselines'][b]['boundary_f1']:.3f}")
+      f"mean IoU {d['model']['mean_iou']:.3f}; unthinned F1 {d['model']['boundary_f1_unthinned']:.3f})  "
+      f"best baseline {b} {d['baselines'][b]['boundary_f1']:.3f} (unthinned: {bu} "
+      f"{d['baselines'][bu]['boundary_f1_unthinned']:.3f})")
 PY
 done

@@ -97,6 +97,8 @@ def test_evaluate_and_segment_write_outputs(tmp_path, tiny_run):
     ds = rep["datasets"][0]
     assert set(ds["baselines"]) == {"otsu_dark", "otsu_bright", "kmeans_dark", "kmeans_bright"}
     assert 0 <= ds["model"]["boundary_f1"] <= 1
+    assert 0 <= ds["model"]["boundary_f1_unthinned"] <= 1
+    assert "boundary_f1_unthinned" in (tmp_path / "rep" / "report.md").read_text()
     assert (tmp_path / "rep" / "report.md").exists() and list((tmp_path / "rep").glob("*.png"))
     res = run("segment", tiny_run, real / "images", "--out", tmp_path / "seg", "--roi", "64")
     assert res.returncode == 0, res.stderr

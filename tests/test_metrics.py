@@ -49,6 +49,21 @@ def test_boundary_f1_tolerance_hand_computed():
     assert boundary_f1(np.zeros_like(gt), gt).f1 == 0.0
 
 
+def test_boundary_f1_unthinned_counts_every_pixel_of_a_wide_truth():
+    gt = np.zeros((40, 40), np.uint8)
+    gt[17:24, 5:35] = 1  # a 7 px wide hand-drawn band
+    line = np.zeros_like(gt)
+    line[20, 5:35] = 1  # a one-pixel prediction on its middle
+    bf = boundary_f1(line, gt, tolerance_px=2, thin=False)
+    assert bf.precision == 1.0
+    assert bf.recall == pytest.approx(5 / 7)  # rows 18-22 lie within 2 px; rows 17 and 23 do not
+    assert bf.f1 == pytest.approx(10 / 12)
+    assert boundary_f1(line, gt, tolerance_px=2).f1 > 0.95  # thinned: the band is a line again
+    s = score_pair(line, gt, grain_stats=False)
+    assert s["boundary_f1_unthinned"] == pytest.approx(10 / 12)
+    assert s["boundary_recall_unthinned"] == pytest.approx(5 / 7)
+
+
 def test_grains_from_boundaries_and_distance():
     b = np.zeros((30, 30), bool)
     b[:, 15] = True

@@ -776,7 +776,8 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1
                           + (f", instance AP50 {r.model['instance_ap50']:.3f}" if "instance_ap50" in r.model else ""))
         else:
             console.print(f"{r.name}: boundary F1 {r.model['boundary_f1']:.3f} (best baseline {r.best_baseline} "
-                          f"{b['boundary_f1']:.3f}), mean IoU {r.model['mean_iou']:.3f}")
+                          f"{b['boundary_f1']:.3f}; on unthinned lines {r.model['boundary_f1_unthinned']:.3f}), "
+                          f"mean IoU {r.model['mean_iou']:.3f}")
     console.print(f"report: {Path(out) / 'report.md'}")
     return results
 

@@ -26,7 +26,10 @@ __all__ = ["score_pair", "evaluate_folder", "FolderScores", "aggregate"]
 
 def score_pair(pred: np.ndarray, gt: np.ndarray, *, boundary_class: int | None = 1,
                tolerance_px: float = 2.0, grain_stats: bool = True, instance_class: int | None = None) -> dict:
-    """All metrics of one prediction against its truth. ``instance_class``: also split
+    """All metrics of one prediction against its truth. Boundary F1 twice: on thinned
+    lines (``boundary_f1``, the headline figure: where the lines run, not how wide they
+    are drawn) and on the lines as drawn (``boundary_f1_unthinned``: every boundary pixel
+    counts, so a prediction as wide as the annotators' lines scores higher). ``instance_class``: also split
     that class of the prediction into instances (`instances_from_mask`) and score them
     against the connected components of the truth (AP at IoU 0.5, counting error,
     size-distribution distance)."""
@@ -39,6 +42,10 @@ def score_pair(pred: np.ndarray, gt: np.ndarray, *, boundary_class: int | None =
     if boundary_class is not None:
         bf = boundary_f1(pred, gt, tolerance_px=tolerance_px, cls=boundary_class)
         out.update(boundary_precision=bf.precision, boundary_recall=bf.recall, boundary_f1=bf.f1)
+        # the same on the lines as drawn (not thinned): every pixel of a wide line counts
+        bw = boundary_f1(pred, gt, tolerance_px=tolerance_px, cls=boundary_class, thin=False)
+        out.update(boundary_precision_unthinned=bw.precision, boundary_recall_unthinned=bw.recall,
+                   boundary_f1_unthinned=bw.f1)
         if grain_stats:
             gp = grains_from_boundaries(pred == boundary_class)
             gg = grains_from_boundaries(gt == boundary_class)

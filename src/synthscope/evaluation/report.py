@@ -104,7 +104,8 @@ def write_report(out: Path, results: list, *, title: str, meta: dict, figures: d
 
     models = [r.model for r in results]
     classes = sorted({int(c) for m in models for c in m.get("iou", {}) if int(c) > 0})
-    keys = present(["boundary_f1", "boundary_precision", "boundary_recall", *(f"iou_{c}" for c in classes),
+    keys = present(["boundary_f1", "boundary_precision", "boundary_recall", "boundary_f1_unthinned",
+                    *(f"iou_{c}" for c in classes),
                     "mean_iou", "dice", "pixel_error", "instance_ap50", "instance_count_error", "instance_size_ks"],
                    models + [b for r in results for b in r.baselines.values()])
     lines += ["## Summary", "", "| dataset | method | " + " | ".join(keys) + " |",
