@@ -5,7 +5,8 @@
 #   bash benchmarks/transfer.sh [RUN_DIR] [MINUTES] [ENTROPY]
 #
 # Prints one line per set: boundary F1 at 2 px of the model and of the best baseline, on
-# thinned lines (the headline figure) and on the lines as drawn (unthinned).
+# thinned lines (the headline figure) and on the lines as drawn (unthinned), and the grains
+# the predicted lines enclose against the truth's.
 set -euo pipefail
 run=${1:-runs/transfer}
 minutes=${2:-30}
@@ -34,5 +35,9 @@ print(f"{d['name']:28s} boundary F1 {d['model']['boundary_f1']:.3f}  "
       f"mean IoU {d['model']['mean_iou']:.3f}; unthinned F1 {d['model']['boundary_f1_unthinned']:.3f})  "
       f"best baseline {b} {d['baselines'][b]['boundary_f1']:.3f} (unthinned: {bu} "
       f"{d['baselines'][bu]['boundary_f1_unthinned']:.3f})")
+m = d["model"]
+if "grain_count_pred" in m:
+    print(f"{'':28s} grains per image {m['grain_count_pred']:.1f} (truth {m['grain_count_true']:.1f}), "
+          f"ASTM number {m['astm_pred']:.2f} (truth {m['astm_true']:.2f})")
 PY
 done

@@ -85,6 +85,9 @@ def test_evaluate_and_segment_bad_input(tmp_path, tiny_run):
                    "--scale", "[0.05, 4]")
     one_line_error(run("segment", tiny_run, broken / "images", "--out", out, "--grey", "hue"), "--grey",
                    "auto, luminance, pca, fuse", "'hue'")
+    for bad in ("1.5", "nan"):
+        one_line_error(run("segment", tiny_run, broken / "images", "--out", out, "--close-gaps", bad), "--close-gaps",
+                       "[0, 1]")
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rep")]
 
@@ -105,6 +108,7 @@ def test_evaluate_and_segment_write_outputs(tmp_path, tiny_run):
     assert (tmp_path / "seg" / "0.png").exists() and (tmp_path / "seg" / "grains.csv").exists()
     summ = json.loads((tmp_path / "seg" / "summary.json").read_text())
     assert len(summ["images"]) == 2 and "astm_grain_size_number" in summ["images"][0]
+    assert summ["close_gaps"] == 0.7
     with Image.open(tmp_path / "seg" / "0.png") as im:
         mask = np.array(im)
     assert mask.shape == (64, 64) and mask.max() <= 1

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
 from synthscope.evaluation import (
     boundary_f1,
@@ -12,6 +13,7 @@ from synthscope.evaluation import (
     otsu_segment,
     pixel_error,
     score_pair,
+    split_at_gaps,
 )
 
 
@@ -70,6 +72,7 @@ def test_grains_from_boundaries_and_distance():
     b[10, :15] = True
     g = grains_from_boundaries(b, min_area_px=5)
     assert g.max() == 3 and (g > 0).all()
+    assert grains_from_boundaries(b, min_area_px=5, close_gaps=0).max() == 3
     assert grain_size_distance([1, 2, 3], [1, 2, 3]) == 0.0
     assert grain_size_distance([1, 2], [10, 20]) == 1.0
 
@@ -87,3 +90,69 @@ def test_score_pair_reports_grain_statistics():
     gt[:, 32] = 1
     s = score_pair(gt, gt)
     assert s["boundary_f1"] == 1.0 and s["grain_count_pred"] == s["grain_count_true"] == 2
+
+
+def _grid_lines(n=4, cell=40, width=2):
+    """An n x n grid of square grains, ``cell`` px apart, lines ``width`` px wide."""
+    side = n * cell
+    b = np.zeros((side, side), bool)
+    for k in range(1, n):
+        b[k * cell - width // 2:k * cell - width // 2 + width, :] = True
+        b[:, k * cell - width // 2:k * cell - width // 2 + width] = True
+    return b
+
+
+def test_grains_close_gaps_in_lines():
+    b = _grid_lines()
+    assert grains_from_boundaries(b).max() == 16  # closed lines: nothing to close
+    g = b.copy()
+    g[79:81, 55:61] = False  # a 6 px gap in a horizontal line (rows 79-80)
+    g[119:121, 15:19] = False  # a 4 px gap in another
+    g[50:56, 39:41] = False  # and a 6 px one in a vertical line (columns 39-40)
+    assert grains_from_boundaries(g, close_gaps=0).max() == 13  # each gap joins two grains
+    lab = grains_from_boundaries(g)
+    assert lab.max() == 16
+    # the grains are the grid's cells: each cell centre in its own grain
+    centres = {int(lab[20 + 40 * i, 20 + 40 * j]) for i in range(4) for j in range(4)}
+    assert len(centres) == 16
+
+
+def test_grains_keep_concave_grains_and_wide_openings():
+    # a dumbbell: two 30 px rooms joined by an 8 px corridor, all drawn with closed lines
+    b = np.ones((60, 100), bool)
+    b[15:45, 5:35] = False
+    b[15:45, 65:95] = False
+    b[26:34, 35:65] = False
+    assert split_at_gaps(b).max() == 1  # a waist without line ends is not a gap
+    assert grains_from_boundaries(b, min_area_px=5).max() == 1
+    # a wall with a door almost as wide as the rooms is an opening, not a gap
+    w = _grid_lines(n=2, cell=40)
+    w[4:36, 39:41] = False  # the upper half of the vertical line gone but for 4 px at either end
+    assert grains_from_boundaries(w).max() == 3  # the two upper rooms are one grain
+    with pytest.raises(ValueError, match="neck_ratio"):
+        split_at_gaps(b, neck_ratio=1.5)
+
+
+def test_grains_close_gaps_on_rendered_grains():
+    """Gaps cut into the lines of rendered grains: closing restores the true count."""
+    from synthscope.structures.grains import generate_grains
+
+    rng = np.random.default_rng(3)
+    ratios_open, ratios_closed, closed_lines = [], [], []
+    for k in range(4):
+        s = generate_grains((256, 256), mean_grain_diameter_px=40, label_width_px=3, waviness=0.2, rng=k)
+        b = s.labels == 1
+        n_true = grains_from_boundaries(b, close_gaps=0).max()
+        closed_lines.append(grains_from_boundaries(b).max() / n_true)
+        from skimage.morphology import skeletonize
+
+        sk = np.argwhere(skeletonize(b))
+        cut = np.zeros_like(b)
+        for y, x in sk[rng.choice(len(sk), len(sk) // 60, replace=False)]:
+            cut[y, x] = True
+        gapped = b & ~(ndi.distance_transform_edt(~cut) <= 4)
+        ratios_open.append(grains_from_boundaries(gapped, close_gaps=0).max() / n_true)
+        ratios_closed.append(grains_from_boundaries(gapped).max() / n_true)
+    assert np.mean(closed_lines) == pytest.approx(1, abs=0.03)
+    assert np.mean(ratios_open) < 0.5
+    assert np.mean(ratios_closed) == pytest.approx(1, abs=0.12)

@@ -812,6 +812,9 @@ def segment(
     out: Annotated[Path, typer.Option(help="output folder")],
     pixel_size_nm: Annotated[float, typer.Option(help="pixel size for the ASTM number")] = 1000.0,
     min_grain_area_px: Annotated[int, typer.Option(help="smaller regions are merged away")] = 10,
+    close_gaps: Annotated[float, typer.Option(
+        help="grains: split regions joined through a gap in the lines narrower than this share of the smaller "
+             "one's inscribed radius, at a line end (0 = off, at most 1)")] = 0.7,
     tta: Annotated[bool, typer.Option()] = True,
     roi: Annotated[int, typer.Option()] = 256,
     scale: Annotated[str, typer.Option(help=SCALE_HELP)] = "auto",
@@ -819,6 +822,8 @@ def segment(
     decision: Annotated[str, typer.Option(help=DECISION_HELP)] = "auto",
 ):
     """Segment micrographs of any size: class masks, grains.csv and summary.json."""
+    if not 0 <= close_gaps <= 1:  # also NaN
+        fail(f"--close-gaps must be in [0, 1] (0 = off); got {close_gaps}")
     from synthscope.datasets.io import read_image
 
     factors = _parse_scale(scale)
@@ -827,11 +832,11 @@ def segment(
     files = _input_files(inputs)
     images = [read_image(f, grey=grey) for f in files]  # fails on an unreadable file before writing
     _segment(run, files, images, out, pixel_size_nm=pixel_size_nm, min_grain_area_px=min_grain_area_px,
-             tta=tta, roi=roi, scale=factors, grey=grey, decision=decision)
+             tta=tta, roi=roi, scale=factors, grey=grey, decision=decision, close_gaps=close_gaps)
 
 
 def _segment(run, files, images, out, *, pixel_size_nm, min_grain_area_px, tta, roi, scale=1.0, grey="luminance",
-             decision="auto"):
+             decision="auto", close_gaps=0.7):
     import numpy as np
 
     from synthscope.datasets.io import encode_png
@@ -844,7 +849,7 @@ def _segment(run, files, images, out, *, pixel_size_nm, min_grain_area_px, tta, 
     scale = _resolve_scale(scale, model.synthscope_meta.get("recipe"))
     weights = decision_weights(model, decision)
     summary = {"run": str(run), "pixel_size_nm": pixel_size_nm, "images": [], "scale": scale, "grey": grey,
-               "class_weights_divided": weights}
+               "class_weights_divided": weights, "close_gaps": close_gaps}
     rows = []
     if _scoring(model.synthscope_meta.get("recipe")) == "instances":
         return _segment_particles(model, files, images, out, summary, min_area_px=min_grain_area_px, tta=tta, roi=roi,
@@ -854,7 +859,7 @@ def _segment(run, files, images, out, *, pixel_size_nm, min_grain_area_px, tta, 
         for f, img in zip(files, images, strict=True):
             mask = predict_mask(model, img, roi_size=roi, tta=tta, scale=scale, class_weights=weights)
             (tmp / f"{f.stem}.png").write_bytes(encode_png(mask))
-            grains = grains_from_boundaries(mask == 1, min_area_px=min_grain_area_px)
+            grains = grains_from_boundaries(mask == 1, min_area_px=min_grain_area_px, close_gaps=close_gaps)
             st = grain_statistics(grains, pixel_size_nm=pixel_size_nm)
             from scipy import ndimage as ndi
 

@@ -11,6 +11,7 @@ from synthscope.evaluation.metrics import (
     iou,
     mean_iou,
     pixel_error,
+    split_at_gaps,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "otsu_segment",
     "pixel_error",
     "score_pair",
+    "split_at_gaps",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "boundary_f1",
     "BoundaryF1",
     "grains_from_boundaries",
+    "split_at_gaps",
     "grain_size_distance",
 ]
 
@@ -123,13 +124,21 @@ def boundary_f1(pred: np.ndarray, gt: np.ndarray, *, tolerance_px: float = 2.0, 
     return BoundaryF1(precision, recall, f1)
 
 
-def grains_from_boundaries(boundary: np.ndarray, *, min_area_px: int = 10) -> np.ndarray:
-    """Grain instance map from a boundary mask: connected regions of non-boundary
-    (4-connectivity), regions smaller than ``min_area_px`` dropped, then the boundary
-    pixels given to the nearest grain (watershed-free nearest-label fill)."""
+def grains_from_boundaries(boundary: np.ndarray, *, min_area_px: int = 10, close_gaps: float = 0.7) -> np.ndarray:
+    """Grain instance map from a boundary mask.
+
+    The regions the lines enclose (4-connectivity), with gaps in the lines closed
+    (``close_gaps`` > 0, `split_at_gaps`); regions smaller than ``min_area_px`` dropped;
+    then the boundary pixels given to the nearest grain (nearest-label fill).
+
+    A predicted boundary network is rarely closed everywhere: one missing pixel
+    joins two grains into one, and a network's lines have many such gaps (grain counts
+    a third to a half of the truth's on the development micrographs without closing).
+    ``close_gaps`` is the neck ratio of `split_at_gaps`; 0 keeps connected regions as they are.
+    """
     b = np.asarray(boundary).astype(bool)
-    lab, n = ndi.label(~b)
-    if n == 0:
+    lab = split_at_gaps(b, neck_ratio=close_gaps) if close_gaps > 0 else ndi.label(~b)[0]
+    if lab.max() == 0:
         return np.zeros(b.shape, np.int32)
     areas = np.bincount(lab.ravel())
     small = areas < min_area_px
@@ -142,6 +151,90 @@ def grains_from_boundaries(boundary: np.ndarray, *, min_area_px: int = 10) -> np
     if (lab == 0).any() and lab.max() > 0:
         idx = ndi.distance_transform_edt(lab == 0, return_distances=False, return_indices=True)
         lab = lab[idx[0], idx[1]]
+    return lab.astype(np.int32)
+
+
+def _line_ends(b: np.ndarray) -> np.ndarray:
+    """Free ends of the lines of a boundary mask: skeleton pixels with one 8-neighbour,
+    not counting lines that run out of the image."""
+    from skimage.morphology import skeletonize
+
+    sk = skeletonize(b)
+    nb = ndi.convolve(sk.astype(np.uint8), np.ones((3, 3), np.uint8), mode="constant") - sk
+    ends = sk & (nb == 1)
+    y, x = np.nonzero(ends)
+    half_width = ndi.distance_transform_edt(b)[y, x]
+    to_edge = np.minimum.reduce([y, x, b.shape[0] - 1 - y, b.shape[1] - 1 - x])
+    out = to_edge <= half_width + 1
+    ends[y[out], x[out]] = False
+    return ends
+
+
+def split_at_gaps(boundary: np.ndarray, *, neck_ratio: float = 0.7, end_slack_px: float = 2.0) -> np.ndarray:
+    """Regions enclosed by a boundary mask, split where a gap in the lines joins them.
+
+    The non-boundary area is cut into basins of its distance to the lines (watershed
+    from every maximum of the distance), and neighbouring basins are merged back,
+    widest passage first, unless the passage between them is a gap: narrower than
+    ``neck_ratio`` times the smaller basin's inscribed radius (its largest distance),
+    with a free line end within ``end_slack_px`` of the passage's width. The image's
+    edge counts as a line for the distances (not as a line end). Passages
+    without a line end (the waist of a concave grain drawn with closed lines) never
+    split, so closed line networks keep their regions.
+
+    Returns an int32 label map (0 on the boundary pixels), labels 1..n.
+    """
+    from skimage.morphology import local_maxima
+    from skimage.segmentation import watershed
+
+    if not 0 < neck_ratio <= 1:
+        raise ValueError(f"neck_ratio must be in (0, 1]; got {neck_ratio}")
+    b = np.asarray(boundary).astype(bool)
+    if b.all():
+        return np.zeros(b.shape, np.int32)
+    # distance to the lines, the image's edge counting as one (a grain cut by the edge is
+    # measured by what is seen of it)
+    dist = ndi.distance_transform_edt(np.pad(~b, 1))[1:-1, 1:-1]
+    markers, n = ndi.label(local_maxima(dist, connectivity=2) & ~b, structure=np.ones((3, 3)))
+    lab = watershed(-dist, markers, mask=~b)
+    if n > 1:
+        to_end = ndi.distance_transform_edt(~_line_ends(b))
+        peak = np.asarray(ndi.maximum(dist, lab, np.arange(n + 1)), float)
+        lo, hi, width, end = [], [], [], []
+        for sl_a, sl_b in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
+                           ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
+            la, lb = lab[sl_a], lab[sl_b]
+            m = (la != lb) & (la > 0) & (lb > 0)
+            lo.append(np.minimum(la[m], lb[m]))
+            hi.append(np.maximum(la[m], lb[m]))
+            width.append(np.minimum(dist[sl_a][m], dist[sl_b][m]))
+            end.append(np.minimum(to_end[sl_a][m], to_end[sl_b][m]))
+        key = np.concatenate(lo).astype(np.int64) * (n + 1) + np.concatenate(hi)
+        pairs, inv = np.unique(key, return_inverse=True)
+        saddle = np.zeros(len(pairs))
+        np.maximum.at(saddle, inv, np.concatenate(width))  # the passage's half-width
+        near_end = np.full(len(pairs), np.inf)
+        np.minimum.at(near_end, inv, np.concatenate(end))
+        pa, pb = pairs // (n + 1), pairs % (n + 1)
+        parent = np.arange(n + 1)
+
+        def root(x):
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for i in np.argsort(-saddle, kind="stable"):
+            ra, rb = root(pa[i]), root(pb[i])
+            if ra == rb:
+                continue
+            gap = saddle[i] < neck_ratio * min(peak[ra], peak[rb]) and near_end[i] <= saddle[i] + end_slack_px
+            if not gap:
+                parent[rb] = ra
+                peak[ra] = max(peak[ra], peak[rb])
+        roots = np.array([root(i) for i in range(n + 1)])
+        _, compact = np.unique(roots, return_inverse=True)
+        lab = compact.astype(np.int32)[lab]  # root 0 (the lines) stays 0
     return lab.astype(np.int32)
 
 
