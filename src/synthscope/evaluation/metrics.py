@@ -157,9 +157,7 @@ def grains_from_boundaries(boundary: np.ndarray, *, min_area_px: int = 10, close
 def _line_ends(b: np.ndarray) -> np.ndarray:
     """Free ends of the lines of a boundary mask: skeleton pixels with one 8-neighbour,
     not counting lines that run out of the image."""
-    from skimage.morphology import skeletonize
-
-    sk = skeletonize(b)
+    sk = _thin(b)
     nb = ndi.convolve(sk.astype(np.uint8), np.ones((3, 3), np.uint8), mode="constant") - sk
     ends = sk & (nb == 1)
     y, x = np.nonzero(ends)
