@@ -101,3 +101,40 @@ def test_doc_example_runs_and_prints_what_it_says(code, doc_assets, tmp_path, mo
     assert len(printed) == len(expected), (printed, expected)
     for line, want in zip(printed, expected, strict=True):
         assert matches(line, want), f"printed {line!r}, the comment says {' '.join(want)}"
+
+
+def _command_lines():
+    """Each ``synthscope ...`` line of the docs' shell blocks (continuations joined)."""
+    for f in DOCS:
+        text = f.read_text()
+        for m in re.finditer(r"```(?:bash|sh|console|shell)?\n(.*?)```", text, re.S):
+            body = re.sub(r"\\\n\s*", " ", m.group(1))
+            for line in body.splitlines():
+                s = line.strip()
+                if s.startswith("synthscope "):
+                    yield pytest.param(s, id=f"{f.relative_to(ROOT).as_posix()}: {s[:60]}")
+
+
+def test_docs_show_commands():
+    assert len(list(_command_lines())) >= 20  # the parser below still finds them
+
+
+@pytest.mark.parametrize("line", list(_command_lines()))
+def test_doc_command_uses_existing_subcommands_and_options(line):
+    import shlex
+
+    import typer
+
+    from synthscope.cli.main import app
+
+    words = shlex.split(line, comments=True)[1:]
+    cmd, path = typer.main.get_command(app), ["synthscope"]
+    while hasattr(cmd, "commands"):  # a group (typer vendors its own click)
+        assert words and words[0] in cmd.commands, f"{' '.join(path)}: no subcommand {words[:1]}"
+        path.append(words[0])
+        cmd, words = cmd.commands[words[0]], words[1:]
+    known = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
+    for w in words:
+        opt = w.strip("[]").split("=", 1)[0]
+        if opt.startswith("--"):
+            assert opt in known, f"{' '.join(path)} has no option {opt}; it has {', '.join(sorted(known))}"
