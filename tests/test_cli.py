@@ -112,6 +112,25 @@ def test_evaluate_and_segment_write_outputs(tmp_path, tiny_run):
     with Image.open(tmp_path / "seg" / "0.png") as im:
         mask = np.array(im)
     assert mask.shape == (64, 64) and mask.max() <= 1
+    # the grain map holds the grains of grains.csv, id for id and area for area (boundary
+    # pixels given to the nearest grain); the overlay paints the boundaries red on grey
+    entry = summ["images"][0]
+    with Image.open(tmp_path / "seg" / entry["instances"]) as im:
+        grains = np.array(im)
+    assert grains.shape == (64, 64) and (grains > 0).all()
+    rows = [r.split(",") for r in (tmp_path / "seg" / "grains.csv").read_text().splitlines()[1:]]
+    areas = {int(r[1]): int(r[2]) for r in rows if r[0] == "0.png"}
+    assert len(areas) == entry["grain_count"] == grains.max()
+    assert areas == {i: int(a) for i, a in enumerate(np.bincount(grains.ravel())) if i > 0}
+    with Image.open(tmp_path / "seg" / entry["overlay"]) as im:
+        ov = np.array(im).astype(int)
+    assert ov.shape == (64, 64, 3) and (mask == 1).any() and (mask == 0).any()
+    assert (ov[mask == 1, 0] > ov[mask == 1, 1] + 50).all()
+    assert (ov[mask == 0, 0] == ov[mask == 0, 1]).all() and (ov[mask == 0, 1] == ov[mask == 0, 2]).all()
+    res = run("segment", tiny_run, real / "images", "--out", tmp_path / "plain", "--roi", "64", "--no-overlays")
+    assert res.returncode == 0, res.stderr
+    assert not (tmp_path / "plain" / "overlays").exists()
+    assert "overlay" not in json.loads((tmp_path / "plain" / "summary.json").read_text())["images"][0]
     # grain models divide by their training weights by default; --decision raw does not,
     # so its boundary (weight 2) is drawn wherever the default draws it, and maybe more
     assert rep["meta"]["class_weights_divided"] == [1.0, 2.0] and summ["class_weights_divided"] == [1.0, 2.0]
@@ -310,6 +329,26 @@ def test_particle_model_evaluates_and_segments_instances(tmp_path):
     assert header.startswith("image,particle_id,class,area_px")
     summary = json.loads((tmp_path / "seg" / "summary.json").read_text())
     assert len(summary["images"]) == 2 and "precipitate" in summary["images"][0]
+    entry = summary["images"][0]
+    with Image.open(tmp_path / "seg" / entry["instances"]) as im:
+        inst = np.array(im)
+    assert inst.shape == (64, 64) and inst.max() == entry["precipitate"]["count"]
+    assert (tmp_path / "seg" / entry["overlay"]).is_file()
+
+
+def test_instance_maps_past_16_bits_are_written_as_32_bit_tiff(tmp_path):
+    import tifffile
+
+    from synthscope.cli.main import _write_instances
+
+    small = np.arange(12, dtype=np.int32).reshape(3, 4)
+    assert _write_instances(tmp_path, "a", small) == "a_instances.png"
+    with Image.open(tmp_path / "a_instances.png") as im:
+        assert np.array_equal(np.array(im), small)
+    big = small + 70_000
+    assert _write_instances(tmp_path, "b", big) == "b_instances.tif"
+    back = tifffile.imread(tmp_path / "b_instances.tif")
+    assert back.dtype == np.uint32 and np.array_equal(back, big)
 
 
 def test_train_depth_option(tmp_path):

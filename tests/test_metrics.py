@@ -156,3 +156,21 @@ def test_grains_close_gaps_on_rendered_grains():
     assert np.mean(closed_lines) == pytest.approx(1, abs=0.03)
     assert np.mean(ratios_open) < 0.5
     assert np.mean(ratios_closed) == pytest.approx(1, abs=0.12)
+
+
+def test_overlay_image_paints_classes_on_the_grey_image():
+    from synthscope.evaluation.report import overlay_image
+
+    img = np.tile(np.linspace(0, 1, 32, dtype=np.float32), (32, 1))
+    mask = np.zeros((32, 32), np.uint8)
+    mask[10:12, :] = 1
+    mask[20:22, :] = 2
+    ov = overlay_image(np.stack([img, 1 - img]), mask).astype(int)  # first view is the base
+    assert ov.shape == (32, 32, 3)
+    grey = ov[mask == 0]
+    assert (grey[:, 0] == grey[:, 1]).all() and (grey[:, 1] == grey[:, 2]).all()
+    assert np.corrcoef(ov[0, :, 0], img[0])[0, 1] > 0.99  # first view, not the second
+    assert (ov[mask == 1, 0] > ov[mask == 1, 2] + 80).all()  # red
+    assert (ov[mask == 2, 2] > ov[mask == 2, 0] + 50).all()  # cyan
+    with pytest.raises(ValueError, match="shape"):
+        overlay_image(img, mask[:16])

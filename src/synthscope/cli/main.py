@@ -820,8 +820,10 @@ def segment(
     scale: Annotated[str, typer.Option(help=SCALE_HELP)] = "auto",
     grey: Annotated[str, typer.Option(help=GREY_HELP)] = "auto",
     decision: Annotated[str, typer.Option(help=DECISION_HELP)] = "auto",
+    overlays: Annotated[bool, typer.Option(help="also write overlays/<stem>.png: the image with the classes painted")] = True,
 ):
-    """Segment micrographs of any size: class masks, grains.csv and summary.json."""
+    """Segment micrographs of any size: class masks, grain (or particle) instance maps,
+    overlays, grains.csv (particles.csv) and summary.json."""
     if not 0 <= close_gaps <= 1:  # also NaN
         fail(f"--close-gaps must be in [0, 1] (0 = off); got {close_gaps}")
     from synthscope.datasets.io import read_image
@@ -832,11 +834,37 @@ def segment(
     files = _input_files(inputs)
     images = [read_image(f, grey=grey) for f in files]  # fails on an unreadable file before writing
     _segment(run, files, images, out, pixel_size_nm=pixel_size_nm, min_grain_area_px=min_grain_area_px,
-             tta=tta, roi=roi, scale=factors, grey=grey, decision=decision, close_gaps=close_gaps)
+             tta=tta, roi=roi, scale=factors, grey=grey, decision=decision, close_gaps=close_gaps, overlays=overlays)
+
+
+def _write_instances(folder: Path, stem: str, labels) -> str:
+    """An instance map as ``<stem>_instances.png`` (16-bit), or ``.tif`` (32-bit) when
+    its ids pass 65535; returns the file name."""
+    import numpy as np
+
+    from synthscope.datasets.io import encode_png, encode_tiff
+
+    if int(labels.max(initial=0)) <= np.iinfo(np.uint16).max:
+        name = f"{stem}_instances.png"
+        (folder / name).write_bytes(encode_png(labels.astype(np.uint16)))
+    else:
+        name = f"{stem}_instances.tif"
+        (folder / name).write_bytes(encode_tiff(labels.astype(np.uint32)))
+    return name
+
+
+def _write_overlay(folder: Path, stem: str, image, mask) -> str:
+    from synthscope.datasets.io import encode_png
+    from synthscope.evaluation.report import overlay_image
+
+    (folder / "overlays").mkdir(exist_ok=True)
+    name = f"overlays/{stem}.png"
+    (folder / name).write_bytes(encode_png(overlay_image(image, mask)))
+    return name
 
 
 def _segment(run, files, images, out, *, pixel_size_nm, min_grain_area_px, tta, roi, scale=1.0, grey="luminance",
-             decision="auto", close_gaps=0.7):
+             decision="auto", close_gaps=0.7, overlays=True):
     import numpy as np
 
     from synthscope.datasets.io import encode_png
@@ -853,7 +881,7 @@ def _segment(run, files, images, out, *, pixel_size_nm, min_grain_area_px, tta, 
     rows = []
     if _scoring(model.synthscope_meta.get("recipe")) == "instances":
         return _segment_particles(model, files, images, out, summary, min_area_px=min_grain_area_px, tta=tta, roi=roi,
-                                  scale=scale, class_weights=weights)
+                                  scale=scale, class_weights=weights, overlays=overlays)
     with _staged_output(out) as tmp, _progress() as p:
         task = p.add_task("segment", total=len(files))
         for f, img in zip(files, images, strict=True):
@@ -869,11 +897,14 @@ def _segment(run, files, images, out, *, pixel_size_nm, min_grain_area_px, tta, 
                 cents = ndi.center_of_mass(np.ones_like(grains), grains, ids)
                 for gid, a, (cy, cx) in zip(ids, areas, cents, strict=True):
                     rows.append([f.name, int(gid), int(a), float(np.sqrt(4 * a / np.pi)), round(cy, 2), round(cx, 2)])
-            summary["images"].append({"image": f.name, "mask": f"{f.stem}.png", "grain_count": st["grain_count"],
-                                      "mean_grain_area_px": st["mean_grain_area_px"],
-                                      "mean_grain_diameter_px": st["mean_grain_diameter_px"],
-                                      "astm_grain_size_number": st["astm_grain_size_number"],
-                                      "boundary_fraction": float((mask == 1).mean())})
+            entry = {"image": f.name, "mask": f"{f.stem}.png", "instances": _write_instances(tmp, f.stem, grains),
+                     "grain_count": st["grain_count"], "mean_grain_area_px": st["mean_grain_area_px"],
+                     "mean_grain_diameter_px": st["mean_grain_diameter_px"],
+                     "astm_grain_size_number": st["astm_grain_size_number"],
+                     "boundary_fraction": float((mask == 1).mean())}
+            if overlays:
+                entry["overlay"] = _write_overlay(tmp, f.stem, img, mask)
+            summary["images"].append(entry)
             p.advance(task)
         buf = io.StringIO()
         w = csv.writer(buf)
@@ -884,9 +915,11 @@ def _segment(run, files, images, out, *, pixel_size_nm, min_grain_area_px, tta, 
     console.print(f"segmented {len(files)} image(s) into {out}")
 
 
-def _segment_particles(model, files, images, out, summary, *, min_area_px, tta, roi, scale=1.0, class_weights="auto"):
+def _segment_particles(model, files, images, out, summary, *, min_area_px, tta, roi, scale=1.0, class_weights="auto",
+                       overlays=True):
     """Particle models: class masks, instances split by distance-transform watershed
-    (``<stem>_instances.png``, 16-bit), one row per particle in particles.csv."""
+    (``<stem>_instances.png``, 16-bit; ``.tif``, 32-bit, past 65535 particles), one row
+    per particle in particles.csv."""
     import numpy as np
     from scipy import ndimage as ndi
 
@@ -902,7 +935,7 @@ def _segment_particles(model, files, images, out, summary, *, min_area_px, tta, 
             mask = predict_mask(model, img, roi_size=roi, tta=tta, scale=scale, class_weights=class_weights)
             (tmp / f"{f.stem}.png").write_bytes(encode_png(mask))
             inst = np.zeros(mask.shape, np.int32)
-            entry = {"image": f.name, "mask": f"{f.stem}.png", "instances": f"{f.stem}_instances.png"}
+            entry = {"image": f.name, "mask": f"{f.stem}.png"}
             for c in range(1, len(classes)):
                 lab = instances_from_mask(mask == c, min_area_px=min_area_px)
                 ids = np.arange(1, int(lab.max()) + 1)
@@ -916,7 +949,9 @@ def _segment_particles(model, files, images, out, summary, *, min_area_px, tta, 
                 d = np.sqrt(4 * areas / np.pi)
                 entry[classes[c]] = {"count": int(len(ids)), "area_fraction": float((mask == c).mean()),
                                      "mean_diameter_px": float(d.mean()) if len(d) else None}
-            (tmp / f"{f.stem}_instances.png").write_bytes(encode_png(inst.astype(np.uint16)))
+            entry["instances"] = _write_instances(tmp, f.stem, inst)
+            if overlays:
+                entry["overlay"] = _write_overlay(tmp, f.stem, img, mask)
             summary["images"].append(entry)
             p.advance(task)
         buf = io.StringIO()

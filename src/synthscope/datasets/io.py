@@ -26,6 +26,7 @@ __all__ = [
     "atomic_write_text",
     "colour_views",
     "encode_png",
+    "encode_tiff",
     "read_image",
     "write_sample_files",
     "open_dataset",
@@ -76,7 +77,8 @@ def encode_png(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _encode_tiff(array: np.ndarray) -> bytes:
+def encode_tiff(array: np.ndarray) -> bytes:
+    """zlib-compressed TIFF bytes of an array (any dtype tifffile writes; deterministic)."""
     import io
 
     buf = io.BytesIO()
@@ -102,9 +104,9 @@ def write_sample_files(root: Path, sample: Sample, *, image_format: str = "png8"
         files["image"] = f"images/{name}.tif"
         arr = {"png8": lambda a: image_to_uint(a, 8), "png16": lambda a: image_to_uint(a, 16),
                "tiff": lambda a: a.astype(np.float32)}[image_format](sample.image)
-        atomic_write_bytes(root / files["image"], _encode_tiff(arr))
+        atomic_write_bytes(root / files["image"], encode_tiff(arr))
         files["mask"] = f"masks/{name}.tif"
-        atomic_write_bytes(root / files["mask"], _encode_tiff(sample.mask))
+        atomic_write_bytes(root / files["mask"], encode_tiff(sample.mask))
     else:
         if image_format == "png8":
             files["image"] = f"images/{name}.png"
@@ -114,12 +116,12 @@ def write_sample_files(root: Path, sample: Sample, *, image_format: str = "png8"
             atomic_write_bytes(root / files["image"], encode_png(image_to_uint(sample.image, 16)))
         else:
             files["image"] = f"images/{name}.tif"
-            atomic_write_bytes(root / files["image"], _encode_tiff(sample.image.astype(np.float32)))
+            atomic_write_bytes(root / files["image"], encode_tiff(sample.image.astype(np.float32)))
         files["mask"] = f"masks/{name}.png"
         atomic_write_bytes(root / files["mask"], encode_png(sample.mask))
     if sample.instances is not None:
         files["instances"] = f"instances/{name}.tif"
-        atomic_write_bytes(root / files["instances"], _encode_tiff(sample.instances.astype(np.int32)))
+        atomic_write_bytes(root / files["instances"], encode_tiff(sample.instances.astype(np.int32)))
     return {
         "index": int(sample.index),
         "scenario": jsonable(sample.scenario),

@@ -274,9 +274,9 @@ def refine_dataset(refiner_path: str | Path, src: str | Path, out: str | Path, *
     import shutil
 
     from synthscope.datasets.io import (
-        _encode_tiff,
         atomic_write_bytes,
         encode_png,
+        encode_tiff,
         image_to_uint,
         open_dataset,
     )
@@ -291,7 +291,7 @@ def refine_dataset(refiner_path: str | Path, src: str | Path, out: str | Path, *
         ref = np.stack([refine_image(g, s) for s in img]) if img.ndim == 3 else refine_image(g, img)
         rel = info.records[k]["files"]["image"]
         if rel.endswith(".tif"):
-            atomic_write_bytes(out / rel, _encode_tiff(image_to_uint(ref, 8)))
+            atomic_write_bytes(out / rel, encode_tiff(image_to_uint(ref, 8)))
         else:
             atomic_write_bytes(out / rel, encode_png(image_to_uint(ref, 8)))
         for key in ("mask", "instances"):
