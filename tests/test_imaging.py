@@ -206,3 +206,23 @@ def test_compiled_signal_map_matches_its_numpy_definition():
     samples = k.slope_sample(height, free, 2)
     sub = slope[::2, ::2][free[::2, ::2]]
     np.testing.assert_allclose(np.sort(samples), np.sort(sub[sub > 1e-3]), rtol=1e-5)
+
+
+@pytest.mark.parametrize("sigma, corr", [(0.0, 0.0), (0.7, np.exp(-1 / 1.96)), (1.0, np.exp(-0.25)), (1.5, np.exp(-1 / 9))])
+def test_detector_blur_correlates_the_noise_as_a_gaussian_psf_does(sigma, corr):
+    # a flat specimen: what varies is noise; white noise blurred by a Gaussian of sigma s
+    # has lag-1 correlation exp(-1 / (4 s^2)) (from 0.7 px on; a sampled kernel narrower
+    # than that correlates less: 0.26 at 0.5 px)
+    flat = Specimen(labels=np.zeros((256, 256), np.uint8), maps={"tint": np.full((256, 256), 0.5, np.float32)})
+    img = image_detector(flat, blur_sigma_px=0.0, dose_e_per_px=1e6, read_noise=0.03, detector_blur_px=sigma,
+                         rng=SEED).astype(np.float64)
+    r = img - img.mean()
+    lag1 = 0.5 * ((r[:, :-1] * r[:, 1:]).mean() + (r[:-1] * r[1:]).mean()) / r.var()
+    assert lag1 == pytest.approx(corr, abs=0.05)
+    assert abs(img.mean() - 0.5) < 0.02  # the level is kept
+
+
+def test_detector_blur_rejects_negative_or_nan():
+    for bad in (-0.5, float("nan")):
+        with pytest.raises(ValueError, match="detector_blur_px"):
+            image_detector(_spec(), detector_blur_px=bad)

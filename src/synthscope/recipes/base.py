@@ -121,7 +121,8 @@ def P(name, dist, low=None, high=None, *, options=None, integer=False, doc="") -
 
 #: scenario keys passed straight to `imaging.detector.image_detector` when present
 DETECTOR_KEYS = ("edge_contrast", "background_amplitude", "background_wavelength_px", "blur_sigma_px", "scan_jitter_px",
-                 "illumination_gradient", "brightness", "contrast", "gamma", "dose_e_per_px", "read_noise", "invert")
+                 "illumination_gradient", "brightness", "contrast", "gamma", "dose_e_per_px", "read_noise", "invert",
+                 "detector_blur_px")
 
 
 def _detector_gain_noise() -> tuple:
