@@ -92,6 +92,42 @@ def test_evaluate_and_segment_bad_input(tmp_path, tiny_run):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rep")]
 
 
+def test_evaluate_reports_the_real_only_baseline(tmp_path, tiny_run):
+    real = _real_folder(tmp_path / "real", n=3)
+    out = tmp_path / "rep"
+    res = run("evaluate", tiny_run, "--real", real, "--out", out, "--roi", "64",
+              "--real-only-minutes", "0.05", "--finetune-minutes", "0.05", "--cv-folds", "2")
+    assert res.returncode == 0, res.stderr
+    ds = json.loads((out / "report.json").read_text())["datasets"][0]
+    assert set(ds["references"]) == {"real_only_cv", "finetuned_cv"}
+    for ro in ds["references"].values():
+        assert 0 <= ro["boundary_f1"] <= 1 and 0 <= ro["mean_iou"] <= 1
+    assert ds["best_baseline"] in ds["baselines"] and "real_only_cv" not in ds["baselines"]
+    md = (out / "report.md").read_text()
+    assert "| real_only_cv |" in md and "| finetuned_cv |" in md and "real_only_cv_boundary_f1" in md
+    assert "alone, 0.05 min per fold, 2-fold cross-validation" in md and "fine-tuned on the real images" in md
+    assert all(0 <= p["real_only_cv_boundary_f1"] <= 1 for p in ds["per_image"])
+    meta = json.loads((out / "report.json").read_text())["meta"]
+    for name in ("real_only_cv", "finetuned_cv"):
+        assert len(meta[f"{name}_steps"]["real"]) == 2 and all(s > 0 for s in meta[f"{name}_steps"]["real"])
+    said = " ".join(res.stderr.split())
+    assert "real only (cross-validated) boundary f1" in said and "fine-tuned (cross-validated) boundary f1" in said
+    # bad input: one line naming the option or folder, nothing written
+    bad = tmp_path / "bad"
+    one_line_error(run("evaluate", tiny_run, "--real", real, "--out", bad, "--real-only-minutes", "-1"),
+                   "--real-only-minutes", ">= 0")
+    one_line_error(run("evaluate", tiny_run, "--real", real, "--out", bad, "--real-only-minutes", "nan"),
+                   "--real-only-minutes")
+    one_line_error(run("evaluate", tiny_run, "--real", real, "--out", bad, "--finetune-minutes", "-2"),
+                   "--finetune-minutes", ">= 0")
+    one_line_error(run("evaluate", tiny_run, "--real", real, "--out", bad, "--real-only-minutes", "1",
+                       "--cv-folds", "1"), "--cv-folds", "at least 2")
+    single = _real_folder(tmp_path / "single", n=1)
+    one_line_error(run("evaluate", tiny_run, "--real", single, "--out", bad, "--real-only-minutes", "1"),
+                   "single", "at least 2 labelled images")
+    assert not bad.exists()
+
+
 def test_evaluate_and_segment_write_outputs(tmp_path, tiny_run):
     real = _real_folder(tmp_path / "real")
     res = run("evaluate", tiny_run, "--real", real, "--out", tmp_path / "rep", "--roi", "64")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import shutil
 import sys
@@ -680,6 +681,9 @@ def _resolve_grey(grey: str, run: Path) -> str:
     return _recipe_choice(name, "grey", "luminance")
 
 
+REAL_ONLY, FINETUNED = "real_only_cv", "finetuned_cv"
+
+
 @app.command()
 def evaluate(
     run: Annotated[Path, typer.Argument(help="training run folder")],
@@ -692,8 +696,17 @@ def evaluate(
     grey: Annotated[str, typer.Option(help=GREY_HELP)] = "auto",
     class_map: Annotated[str | None, typer.Option(help="mask values to classes, e.g. 1:0,2:1 (crack is value 2)")] = None,
     decision: Annotated[str, typer.Option(help=DECISION_HELP)] = "auto",
+    real_only_minutes: Annotated[float, typer.Option(
+        help="also train networks of the run's size on the real images alone, k-fold cross-validated "
+             "(each image scored by a network that never saw it), this many minutes per fold; 0: off")] = 0.0,
+    finetune_minutes: Annotated[float, typer.Option(
+        help="also fine-tune the run's network on the real images, k-fold cross-validated as --real-only-minutes, "
+             "this many minutes per fold; 0: off")] = 0.0,
+    cv_folds: Annotated[int, typer.Option(help="folds of --real-only-minutes and --finetune-minutes "
+                                                "(at most the number of images)")] = 5,
 ):
-    """Score a trained model and the Otsu / k-means baselines on real labelled images."""
+    """Score a trained model and the Otsu / k-means baselines on real labelled images
+    (and, when asked, networks trained or fine-tuned on the real images, cross-validated)."""
     from synthscope.datasets import RealFolder
 
     factors = _parse_scale(scale)
@@ -704,8 +717,20 @@ def evaluate(
     for f in folders:  # read everything first: a bad file fails before anything is written
         for i in range(len(f)):
             f.pair(i)
+    cv = {}
+    for option, minutes, name, init in (("--real-only-minutes", real_only_minutes, REAL_ONLY, None),
+                                        ("--finetune-minutes", finetune_minutes, FINETUNED, run)):
+        if not (math.isfinite(minutes) and minutes >= 0):
+            fail(f"{option} must be a number >= 0 (0: off), got {minutes}")
+        if minutes > 0:
+            if cv_folds < 2:
+                fail(f"--cv-folds must be at least 2, got {cv_folds}")
+            for f in folders:
+                if len(f) < 2:
+                    fail(f"{f.path}: {option} cross-validates and needs at least 2 labelled images, found {len(f)}")
+            cv[name] = (minutes, init)
     _evaluate(run, folders, out, tolerance_px=tolerance_px, tta=tta, roi=roi, scale=factors, grey=grey,
-              decision=decision)
+              decision=decision, cross_validated=cv, cv_folds=cv_folds)
 
 
 def _class_map(text: str | None) -> dict | None:
@@ -725,7 +750,10 @@ def _scoring(recipe_name: str | None) -> str:
     return _recipe_choice(recipe_name, "scoring", "boundaries")
 
 
-def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1.0, grey="luminance", decision="auto"):
+def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1.0, grey="luminance", decision="auto",
+              cross_validated=None, cv_folds=5):
+    """``cross_validated``: {name: (minutes per fold, init run or None)} of networks trained
+    on the real images themselves (`train_real_only`), scored beside the model."""
     import numpy as np
 
     from synthscope.evaluation import evaluate_folder
@@ -741,7 +769,7 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1
     scoring = _scoring(recipe)
     particles = scoring != "boundaries"  # region classes, not boundaries
     boundary_class = None if particles else 1
-    results = []
+    results, fold_predictors = [], []
     with _staged_output(out) as tmp, _progress() as p:
         figures = {}
         for f in folders:
@@ -754,15 +782,25 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1
                 _figs.append(name)
                 p.advance(_task)
 
+            references = {}
+            for name, (minutes, init) in (cross_validated or {}).items():
+                references[name] = _real_only_predictor(model, f, p, minutes, cv_folds, init=init, name=name,
+                                                        roi=roi, tta=tta, scale=scale, decision=decision)
+                fold_predictors.append((name, f, references[name]))
             results.append(evaluate_folder(
                 f, lambda im: predict_mask(model, im, roi_size=roi, tta=tta, scale=scale, class_weights=weights),
                 name=f.path.name,
                 boundary_class=boundary_class, tolerance_px=tolerance_px, on_image=on_image,
                 grain_stats=recipe in (None, "grain_boundaries"), instance_class=1 if scoring == "instances" else None,
-                key="mean_iou" if particles else "boundary_f1"))
+                key="mean_iou" if particles else "boundary_f1", references=references))
         meta = {"run": str(run), "tolerance_px": tolerance_px, "tta": tta, "scale": scale, "grey": grey,
                 "class_weights_divided": weights,
                 "model_steps": model.synthscope_meta.get("steps"), "recipe": model.synthscope_meta.get("recipe")}
+        for name, (minutes, init) in (cross_validated or {}).items():
+            what = "fine-tuned on the real images" if init else "trained on the real images alone"
+            meta[name] = (f"the run's network {what}, {minutes:g} min per fold, "
+                          f"{cv_folds}-fold cross-validation (at most one fold per image)")
+            meta[f"{name}_steps"] = {f.path.name: fn.steps for n, f, fn in fold_predictors if n == name}
         write_report(tmp, results, title="synthscope evaluation", meta=meta, figures=figures)
     for r in results:
         b = r.baselines[r.best_baseline]
@@ -778,8 +816,47 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1
             console.print(f"{r.name}: boundary F1 {r.model['boundary_f1']:.3f} (best baseline {r.best_baseline} "
                           f"{b['boundary_f1']:.3f}; on unthinned lines {r.model['boundary_f1_unthinned']:.3f}), "
                           f"mean IoU {r.model['mean_iou']:.3f}")
+        for name, ro in r.references.items():
+            key = "mean_iou" if particles else "boundary_f1"
+            what = "fine-tuned" if name == FINETUNED else "real only"
+            console.print(f"{r.name}: {what} (cross-validated) {key.replace('_', ' ')} {ro[key]:.3f}")
     console.print(f"report: {Path(out) / 'report.md'}")
     return results
+
+
+def _real_only_predictor(model, folder, progress, minutes, folds, *, init=None, name=REAL_ONLY, roi, tta, scale,
+                         decision):
+    """Train the cross-validated networks of one folder on its real images (`train_real_only`;
+    from ``init``'s weights if given); returns fn(index, image) -> class map, each image
+    read by its own fold's network, with the steps of each fold as ``.steps``."""
+    from synthscope.evaluation.real_only import train_real_only
+    from synthscope.learning import TrainConfig, predict_mask
+    from synthscope.learning.infer import decision_weights
+
+    config = TrainConfig.from_json(model.synthscope_meta["train_config"])
+    pairs = [folder.pair(i) for i in range(len(folder))]
+    k = min(folds, len(folder))
+    label = f"{name} {folder.path.name}"
+    task = progress.add_task(label, total=k * 1000)
+
+    def cb(fold, _k, rec):
+        progress.update(task, completed=int((fold + rec["progress"]) * 1000),
+                        description=f"{label} fold {fold + 1}/{_k} step {rec['step']}")
+
+    try:
+        fold_of, nets = train_real_only([x for x, _ in pairs], [y for _, y in pairs], config,
+                                        minutes=minutes, folds=folds, init=init, progress=cb)
+    except ValueError as err:
+        fail(f"{folder.path}: {err}")
+    progress.update(task, completed=k * 1000)
+    weights = [decision_weights(n, decision) for n in nets]
+
+    def predict(i, image):
+        f = fold_of[i]
+        return predict_mask(nets[f], image, roi_size=roi, tta=tta, scale=scale, class_weights=weights[f])
+
+    predict.steps = [n.synthscope_meta.get("steps") for n in nets]
+    return predict
 
 
 def _input_files(inputs: list[Path], *, images_subfolder: bool = False) -> list[Path]:

@@ -87,13 +87,15 @@ class FolderScores:
     baselines: dict
     best_baseline: str
     per_image: list = field(default_factory=list)
+    references: dict = field(default_factory=dict)
 
 
 def evaluate_folder(folder, predictor: Callable[[np.ndarray], np.ndarray], *, name: str | None = None,
                     boundary_class: int | None = 1, tolerance_px: float = 2.0,
                     on_image: Callable | None = None, key: str = "boundary_f1",
                     grain_stats: bool = True, baselines: bool = True,
-                    instance_class: int | None = None) -> FolderScores:
+                    instance_class: int | None = None,
+                    references: dict[str, Callable[[int, np.ndarray], np.ndarray]] | None = None) -> FolderScores:
     """Score ``predictor`` (image -> class map) and every baseline on a `RealFolder`.
 
     ``on_image(stem, image, truth, prediction)`` is called per image (for figures).
@@ -102,20 +104,28 @@ def evaluate_folder(folder, predictor: Callable[[np.ndarray], np.ndarray], *, na
     ``grain_stats``: also compare grains enclosed by the boundaries (grain recipes).
     ``baselines``: also score the baselines (False: the model alone, ``best_baseline`` None).
     The best baseline is the one (polarity included) with the best mean ``key``.
+    ``references``: other predictors, ``fn(index, image) -> class map``, scored like the
+    model (e.g. the cross-validated real-only networks, `train_real_only`) and reported
+    beside it; they do not take part in choosing the best baseline.
     """
     model_scores, base_scores = [], {b: [] for b in (BASELINES if baselines else {})}
+    ref_scores = {r: [] for r in (references or {})}
     per_image = []
     for i in range(len(folder)):
         img, gt = folder.pair(i)
         if gt is None:
             raise ValueError(f"{folder.images[i]}: no mask to score against")
         pred = predictor(img)
+        for r, fn in (references or {}).items():
+            ref_scores[r].append(score_pair(fn(i, img), gt, boundary_class=boundary_class, tolerance_px=tolerance_px,
+                                            grain_stats=grain_stats, instance_class=instance_class))
         if img.ndim == 3:  # views of a colour image (grey="fuse"): baselines and figures take the first
             img = img[0]
         s = score_pair(pred, gt, boundary_class=boundary_class, tolerance_px=tolerance_px, grain_stats=grain_stats,
                        instance_class=instance_class)
         model_scores.append(s)
-        per_image.append({"stem": folder.stem(i), **{k: v for k, v in s.items() if k != "iou"}})
+        per_image.append({"stem": folder.stem(i), **{k: v for k, v in s.items() if k != "iou"},
+                          **{f"{r}_{key}": v[-1].get(key, v[-1]["mean_iou"]) for r, v in ref_scores.items()}})
         for b in base_scores:
             fn = BASELINES[b]
             base_scores[b].append(score_pair(fn(img), gt, boundary_class=boundary_class,
@@ -127,4 +137,5 @@ def evaluate_folder(folder, predictor: Callable[[np.ndarray], np.ndarray], *, na
     metric = key if key in model_agg else "mean_iou"
     best = max(base_agg, key=lambda b: base_agg[b][metric]) if base_agg else None
     return FolderScores(name=name or folder.path.name, model=model_agg, baselines=base_agg,
-                        best_baseline=best, per_image=per_image)
+                        best_baseline=best, per_image=per_image,
+                        references={r: aggregate(v) for r, v in ref_scores.items()})

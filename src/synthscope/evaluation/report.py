@@ -118,11 +118,13 @@ def write_report(out: Path, results: list, *, title: str, meta: dict, figures: d
     keys = present(["boundary_f1", "boundary_precision", "boundary_recall", "boundary_f1_unthinned",
                     *(f"iou_{c}" for c in classes),
                     "mean_iou", "dice", "pixel_error", "instance_ap50", "instance_count_error", "instance_size_ks"],
-                   models + [b for r in results for b in r.baselines.values()])
+                   models + [b for r in results for b in (*r.baselines.values(), *r.references.values())])
     lines += ["## Summary", "", "| dataset | method | " + " | ".join(keys) + " |",
               "|---|---|" + "---|" * len(keys)]
     for r in results:
         lines.append(f"| {r.name} | **model** | " + " | ".join(_fmt(get(r.model, k)) for k in keys) + " |")
+        for ref in sorted(r.references):
+            lines.append(f"| {r.name} | {ref} | " + " | ".join(_fmt(get(r.references[ref], k)) for k in keys) + " |")
         for b in sorted(r.baselines):
             star = " (best)" if b == r.best_baseline else ""
             lines.append(f"| {r.name} | {b}{star} | " + " | ".join(_fmt(get(r.baselines[b], k)) for k in keys) + " |")
@@ -136,7 +138,9 @@ def write_report(out: Path, results: list, *, title: str, meta: dict, figures: d
             lines.append(f"| {r.name} | " + " | ".join(_fmt(r.model.get(k)) for k in gkeys) + " |")
         lines.append("")
     for r in results:
-        pkeys = present(["boundary_f1", "mean_iou", "pixel_error", "instance_ap50"], r.per_image)
+        pkeys = present(["boundary_f1", "mean_iou", "pixel_error", "instance_ap50",
+                         *(k for k in r.per_image[0] if any(k.startswith(f"{ref}_") for ref in r.references))],
+                        r.per_image)
         lines += [f"## {r.name}", "", "| image | " + " | ".join(pkeys) + " |", "|---|" + "---|" * len(pkeys)]
         for p in r.per_image:
             lines.append(f"| {p['stem']} | " + " | ".join(_fmt(p.get(k)) for k in pkeys) + " |")
@@ -147,7 +151,7 @@ def write_report(out: Path, results: list, *, title: str, meta: dict, figures: d
     atomic_write_text(out / "report.md", "\n".join(lines))
     data = {"title": title, "meta": meta, "datasets": [
         {"name": r.name, "model": r.model, "baselines": r.baselines, "best_baseline": r.best_baseline,
-         "per_image": r.per_image} for r in results]}
+         "references": r.references, "per_image": r.per_image} for r in results]}
     atomic_write_text(out / "report.json", json.dumps(jsonable(data), indent=2, allow_nan=False))
     return out / "report.md"
 

@@ -148,7 +148,8 @@ def load_model(run: str | Path, *, device: str = "cpu"):
     model.to(device).eval()
     model.synthscope_meta = {"classes": list(cfg.classes), "arch": cfg.arch, "run": str(run),
                              "recipe": ckpt.get("recipe"), "steps": ckpt.get("step"),
-                             "class_weights": list(cfg.class_weights) if cfg.class_weights else None}
+                             "class_weights": list(cfg.class_weights) if cfg.class_weights else None,
+                             "train_config": cfg.to_json()}
     return model
 
 
