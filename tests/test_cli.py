@@ -105,7 +105,9 @@ def test_evaluate_reports_the_real_only_baseline(tmp_path, tiny_run):
     assert ds["best_baseline"] in ds["baselines"] and "real_only_cv" not in ds["baselines"]
     md = (out / "report.md").read_text()
     assert "| real_only_cv |" in md and "| finetuned_cv |" in md and "real_only_cv_boundary_f1" in md
-    assert "alone, 0.05 min per fold, 2-fold cross-validation" in md and "fine-tuned on the real images" in md
+    lr = json.loads((tiny_run / "config.json").read_text())["train"]["lr"]
+    assert f"alone, 0.05 min per fold at learning rate {lr:g} (the run's: {lr:g}), 2-fold cross-validation" in md
+    assert f"fine-tuned on the real images, 0.05 min per fold at learning rate {lr / 10:g} (the run's" in md
     assert all(0 <= p["real_only_cv_boundary_f1"] <= 1 for p in ds["per_image"])
     meta = json.loads((out / "report.json").read_text())["meta"]
     for name in ("real_only_cv", "finetuned_cv"):

@@ -88,3 +88,19 @@ def test_fine_tuning_starts_from_the_given_run(tmp_path):
         scores[init is None] = min(boundary_f1(predict_mask(nets[fold_of[i]], imgs[i], roi_size=64), masks[i]).f1
                                    for i in range(2))
     assert scores[False] > 0.9 and scores[True] < 0.5, scores
+
+
+def test_fine_tuning_learning_rate(tmp_path):
+    """The folds train at the run's rate from scratch and a tenth of it when fine-tuning,
+    unless ``lr`` says otherwise: the rate is what the fold runs record."""
+    pairs = [_lines(s) for s in range(2)]
+    imgs, masks = [p[0] for p in pairs], [p[1] for p in pairs]
+    cfg = TrainConfig(model_kwargs={"width": 8}, stages=(Stage(64, 4, 1.0),), loader_workers=0, lr=3e-3)
+    from synthscope.learning import train
+
+    train(tmp_path / "base", dataclasses.replace(cfg, max_steps=1), pairs=(imgs, masks))
+    for init, lr, want in ((None, None, 3e-3), (tmp_path / "base", None, 3e-4), (tmp_path / "base", 1e-3, 1e-3)):
+        _, nets = train_real_only(imgs, masks, cfg, minutes=5, folds=2, max_steps=1, init=init, lr=lr)
+        assert [n.synthscope_meta["train_config"]["lr"] for n in nets] == pytest.approx([want, want]), (init, lr)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        train_real_only(imgs, masks, cfg, minutes=5, lr=0.0)

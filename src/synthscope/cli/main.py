@@ -700,8 +700,8 @@ def evaluate(
         help="also train networks of the run's size on the real images alone, k-fold cross-validated "
              "(each image scored by a network that never saw it), this many minutes per fold; 0: off")] = 0.0,
     finetune_minutes: Annotated[float, typer.Option(
-        help="also fine-tune the run's network on the real images, k-fold cross-validated as --real-only-minutes, "
-             "this many minutes per fold; 0: off")] = 0.0,
+        help="also fine-tune the run's network on the real images (at a tenth of its learning rate), "
+             "k-fold cross-validated as --real-only-minutes, this many minutes per fold; 0: off")] = 0.0,
     cv_folds: Annotated[int, typer.Option(help="folds of --real-only-minutes and --finetune-minutes "
                                                 "(at most the number of images)")] = 5,
 ):
@@ -796,9 +796,14 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1
         meta = {"run": str(run), "tolerance_px": tolerance_px, "tta": tta, "scale": scale, "grey": grey,
                 "class_weights_divided": weights,
                 "model_steps": model.synthscope_meta.get("steps"), "recipe": model.synthscope_meta.get("recipe")}
+        from synthscope.learning import TrainConfig
+
+        run_lr = TrainConfig.from_json(model.synthscope_meta["train_config"]).lr
         for name, (minutes, init) in (cross_validated or {}).items():
             what = "fine-tuned on the real images" if init else "trained on the real images alone"
-            meta[name] = (f"the run's network {what}, {minutes:g} min per fold, "
+            lrs = sorted({fn.lr for n, f, fn in fold_predictors if n == name})
+            meta[name] = (f"the run's network {what}, {minutes:g} min per fold at learning rate "
+                          f"{', '.join(f'{x:g}' for x in lrs)} (the run's: {run_lr:g}), "
                           f"{cv_folds}-fold cross-validation (at most one fold per image)")
             meta[f"{name}_steps"] = {f.path.name: fn.steps for n, f, fn in fold_predictors if n == name}
         write_report(tmp, results, title="synthscope evaluation", meta=meta, figures=figures)
@@ -856,6 +861,7 @@ def _real_only_predictor(model, folder, progress, minutes, folds, *, init=None, 
         return predict_mask(nets[f], image, roi_size=roi, tta=tta, scale=scale, class_weights=weights[f])
 
     predict.steps = [n.synthscope_meta.get("steps") for n in nets]
+    predict.lr = nets[0].synthscope_meta["train_config"]["lr"]
     return predict
 
 

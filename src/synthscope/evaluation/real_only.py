@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["fold_indices", "fold_pairs", "train_real_only"]
+__all__ = ["FINETUNE_LR_FACTOR", "fold_indices", "fold_pairs", "train_real_only"]
+
+FINETUNE_LR_FACTOR = 0.1  # fine-tuning's learning rate, times the run's
 
 
 def fold_indices(n: int, folds: int) -> list[int]:
@@ -48,7 +50,8 @@ def fold_pairs(images: list[np.ndarray], masks: list[np.ndarray], fold_of: list[
 
 
 def train_real_only(images: list[np.ndarray], masks: list[np.ndarray], config, *, minutes: float,
-                    folds: int = 5, max_steps: int | None = None, init: str | Path | None = None, workdir: str | Path | None = None,
+                    folds: int = 5, max_steps: int | None = None, init: str | Path | None = None,
+                    lr: float | None = None, workdir: str | Path | None = None,
                     progress: Callable[[int, int, dict], None] | None = None) -> tuple[list[int], list]:
     """Train one network per fold on the other folds' images.
 
@@ -60,6 +63,8 @@ def train_real_only(images: list[np.ndarray], masks: list[np.ndarray], config, *
     minutes : training time per fold
     max_steps : or stop each fold at this many steps, whichever ends first
     init : start every fold from this run's weights (fine-tuning a synthetic network)
+    lr : peak learning rate; default the run's (``config.lr``), a tenth of it when
+        fine-tuning (``init``), so that the first steps keep what the run learnt
     folds : number of folds (at most the number of images)
     workdir : where the fold runs are written (a temporary folder, removed, by default)
     progress : callable(fold, folds, record) with the training progress records
@@ -79,7 +84,11 @@ def train_real_only(images: list[np.ndarray], masks: list[np.ndarray], config, *
                          f"(0..{config.out_channels - 1})")
     fold_of = fold_indices(len(images), folds)
     k = max(fold_of) + 1
-    cfg = dataclasses.replace(config, max_minutes=minutes, max_steps=max_steps)
+    if lr is None:
+        lr = config.lr * (FINETUNE_LR_FACTOR if init is not None else 1.0)
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr}")
+    cfg = dataclasses.replace(config, max_minutes=minutes, max_steps=max_steps, lr=lr)
     models = []
     with tempfile.TemporaryDirectory(prefix="synthscope-real-only-", dir=workdir) as tmp:
         for f in range(k):
