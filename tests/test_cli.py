@@ -127,7 +127,16 @@ def test_evaluate_reports_the_real_only_baseline(tmp_path, tiny_run):
     single = _real_folder(tmp_path / "single", n=1)
     one_line_error(run("evaluate", tiny_run, "--real", single, "--out", bad, "--real-only-minutes", "1"),
                    "single", "at least 2 labelled images")
+    for factor in ("0", "-1", "inf"):
+        one_line_error(run("evaluate", tiny_run, "--real", real, "--out", bad, "--finetune-minutes", "1",
+                           "--finetune-lr-factor", factor), "--finetune-lr-factor", "> 0")
     assert not bad.exists()
+    # fine-tuning at the run's full rate, when asked
+    res = run("evaluate", tiny_run, "--real", real, "--out", tmp_path / "full", "--roi", "64",
+              "--finetune-minutes", "0.05", "--cv-folds", "2", "--finetune-lr-factor", "1")
+    assert res.returncode == 0, res.stderr
+    md = (tmp_path / "full" / "report.md").read_text()
+    assert f"fine-tuned on the real images, 0.05 min per fold at learning rate {lr:g} (the run's" in md
 
 
 def test_evaluate_and_segment_write_outputs(tmp_path, tiny_run):

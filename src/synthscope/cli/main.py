@@ -702,6 +702,9 @@ def evaluate(
     finetune_minutes: Annotated[float, typer.Option(
         help="also fine-tune the run's network on the real images (at a tenth of its learning rate), "
              "k-fold cross-validated as --real-only-minutes, this many minutes per fold; 0: off")] = 0.0,
+    finetune_lr_factor: Annotated[float, typer.Option(
+        help="--finetune-minutes trains at this times the run's learning rate: a tenth keeps the synthetic "
+             "network where the real images teach little, 1.0 learns faster from them")] = 0.1,
     cv_folds: Annotated[int, typer.Option(help="folds of --real-only-minutes and --finetune-minutes "
                                                 "(at most the number of images)")] = 5,
 ):
@@ -717,6 +720,8 @@ def evaluate(
     for f in folders:  # read everything first: a bad file fails before anything is written
         for i in range(len(f)):
             f.pair(i)
+    if not (math.isfinite(finetune_lr_factor) and finetune_lr_factor > 0):
+        fail(f"--finetune-lr-factor must be a number > 0, got {finetune_lr_factor}")
     cv = {}
     for option, minutes, name, init in (("--real-only-minutes", real_only_minutes, REAL_ONLY, None),
                                         ("--finetune-minutes", finetune_minutes, FINETUNED, run)):
@@ -728,7 +733,7 @@ def evaluate(
             for f in folders:
                 if len(f) < 2:
                     fail(f"{f.path}: {option} cross-validates and needs at least 2 labelled images, found {len(f)}")
-            cv[name] = (minutes, init)
+            cv[name] = (minutes, init, finetune_lr_factor if init is not None else 1.0)
     _evaluate(run, folders, out, tolerance_px=tolerance_px, tta=tta, roi=roi, scale=factors, grey=grey,
               decision=decision, cross_validated=cv, cv_folds=cv_folds)
 
@@ -752,8 +757,9 @@ def _scoring(recipe_name: str | None) -> str:
 
 def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1.0, grey="luminance", decision="auto",
               cross_validated=None, cv_folds=5):
-    """``cross_validated``: {name: (minutes per fold, init run or None)} of networks trained
-    on the real images themselves (`train_real_only`), scored beside the model."""
+    """``cross_validated``: {name: (minutes per fold, init run or None, learning rate as a
+    factor of the run's)} of networks trained on the real images themselves
+    (`train_real_only`), scored beside the model."""
     import numpy as np
 
     from synthscope.evaluation import evaluate_folder
@@ -783,8 +789,9 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1
                 p.advance(_task)
 
             references = {}
-            for name, (minutes, init) in (cross_validated or {}).items():
+            for name, (minutes, init, lr_factor) in (cross_validated or {}).items():
                 references[name] = _real_only_predictor(model, f, p, minutes, cv_folds, init=init, name=name,
+                                                        lr_factor=lr_factor,
                                                         roi=roi, tta=tta, scale=scale, decision=decision)
                 fold_predictors.append((name, f, references[name]))
             results.append(evaluate_folder(
@@ -799,7 +806,7 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1
         from synthscope.learning import TrainConfig
 
         run_lr = TrainConfig.from_json(model.synthscope_meta["train_config"]).lr
-        for name, (minutes, init) in (cross_validated or {}).items():
+        for name, (minutes, init, _) in (cross_validated or {}).items():
             what = "fine-tuned on the real images" if init else "trained on the real images alone"
             lrs = sorted({fn.lr for n, f, fn in fold_predictors if n == name})
             meta[name] = (f"the run's network {what}, {minutes:g} min per fold at learning rate "
@@ -829,8 +836,8 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1
     return results
 
 
-def _real_only_predictor(model, folder, progress, minutes, folds, *, init=None, name=REAL_ONLY, roi, tta, scale,
-                         decision):
+def _real_only_predictor(model, folder, progress, minutes, folds, *, init=None, name=REAL_ONLY, lr_factor=1.0,
+                         roi, tta, scale, decision):
     """Train the cross-validated networks of one folder on its real images (`train_real_only`;
     from ``init``'s weights if given); returns fn(index, image) -> class map, each image
     read by its own fold's network, with the steps of each fold as ``.steps``."""
@@ -850,7 +857,8 @@ def _real_only_predictor(model, folder, progress, minutes, folds, *, init=None, 
 
     try:
         fold_of, nets = train_real_only([x for x, _ in pairs], [y for _, y in pairs], config,
-                                        minutes=minutes, folds=folds, init=init, progress=cb)
+                                        minutes=minutes, folds=folds, init=init, lr=config.lr * lr_factor,
+                                        progress=cb)
     except ValueError as err:
         fail(f"{folder.path}: {err}")
     progress.update(task, completed=k * 1000)
