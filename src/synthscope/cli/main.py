@@ -700,11 +700,12 @@ def evaluate(
         help="also train networks of the run's size on the real images alone, k-fold cross-validated "
              "(each image scored by a network that never saw it), this many minutes per fold; 0: off")] = 0.0,
     finetune_minutes: Annotated[float, typer.Option(
-        help="also fine-tune the run's network on the real images (at a tenth of its learning rate), "
-             "k-fold cross-validated as --real-only-minutes, this many minutes per fold; 0: off")] = 0.0,
-    finetune_lr_factor: Annotated[float, typer.Option(
-        help="--finetune-minutes trains at this times the run's learning rate: a tenth keeps the synthetic "
-             "network where the real images teach little, 1.0 learns faster from them")] = 0.1,
+        help="also fine-tune the run's network on the real images (at --finetune-lr-factor times its "
+             "learning rate), k-fold cross-validated as --real-only-minutes, this many minutes per fold; 0: off")] = 0.0,
+    finetune_lr_factor: Annotated[float | None, typer.Option(
+        help="--finetune-minutes trains at this times the run's learning rate; default a tenth "
+             "(synthscope.evaluation.real_only.FINETUNE_LR_FACTOR), which keeps the synthetic network where the real images teach little; "
+             "1.0 learns faster from them")] = None,
     cv_folds: Annotated[int, typer.Option(help="folds of --real-only-minutes and --finetune-minutes "
                                                 "(at most the number of images)")] = 5,
 ):
@@ -720,7 +721,7 @@ def evaluate(
     for f in folders:  # read everything first: a bad file fails before anything is written
         for i in range(len(f)):
             f.pair(i)
-    if not (math.isfinite(finetune_lr_factor) and finetune_lr_factor > 0):
+    if finetune_lr_factor is not None and not (math.isfinite(finetune_lr_factor) and finetune_lr_factor > 0):
         fail(f"--finetune-lr-factor must be a number > 0, got {finetune_lr_factor}")
     cv = {}
     for option, minutes, name, init in (("--real-only-minutes", real_only_minutes, REAL_ONLY, None),
@@ -733,7 +734,7 @@ def evaluate(
             for f in folders:
                 if len(f) < 2:
                     fail(f"{f.path}: {option} cross-validates and needs at least 2 labelled images, found {len(f)}")
-            cv[name] = (minutes, init, finetune_lr_factor if init is not None else 1.0)
+            cv[name] = (minutes, init, finetune_lr_factor if init is not None else None)
     _evaluate(run, folders, out, tolerance_px=tolerance_px, tta=tta, roi=roi, scale=factors, grey=grey,
               decision=decision, cross_validated=cv, cv_folds=cv_folds)
 
@@ -758,7 +759,7 @@ def _scoring(recipe_name: str | None) -> str:
 def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1.0, grey="luminance", decision="auto",
               cross_validated=None, cv_folds=5):
     """``cross_validated``: {name: (minutes per fold, init run or None, learning rate as a
-    factor of the run's)} of networks trained on the real images themselves
+    factor of the run's, None: `train_real_only`'s default)} of networks trained on the real images themselves
     (`train_real_only`), scored beside the model."""
     import numpy as np
 
@@ -836,7 +837,7 @@ def _evaluate(run, folders, out, *, tolerance_px=2.0, tta=True, roi=256, scale=1
     return results
 
 
-def _real_only_predictor(model, folder, progress, minutes, folds, *, init=None, name=REAL_ONLY, lr_factor=1.0,
+def _real_only_predictor(model, folder, progress, minutes, folds, *, init=None, name=REAL_ONLY, lr_factor=None,
                          roi, tta, scale, decision):
     """Train the cross-validated networks of one folder on its real images (`train_real_only`;
     from ``init``'s weights if given); returns fn(index, image) -> class map, each image
@@ -857,7 +858,8 @@ def _real_only_predictor(model, folder, progress, minutes, folds, *, init=None, 
 
     try:
         fold_of, nets = train_real_only([x for x, _ in pairs], [y for _, y in pairs], config,
-                                        minutes=minutes, folds=folds, init=init, lr=config.lr * lr_factor,
+                                        minutes=minutes, folds=folds, init=init,
+                                        lr=None if lr_factor is None else config.lr * lr_factor,
                                         progress=cb)
     except ValueError as err:
         fail(f"{folder.path}: {err}")
