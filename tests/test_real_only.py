@@ -102,5 +102,6 @@ def test_fine_tuning_learning_rate(tmp_path):
     for init, lr, want in ((None, None, 3e-3), (tmp_path / "base", None, 3e-4), (tmp_path / "base", 1e-3, 1e-3)):
         _, nets = train_real_only(imgs, masks, cfg, minutes=5, folds=2, max_steps=1, init=init, lr=lr)
         assert [n.synthscope_meta["train_config"]["lr"] for n in nets] == pytest.approx([want, want]), (init, lr)
-    with pytest.raises(ValueError, match="lr must be > 0"):
-        train_real_only(imgs, masks, cfg, minutes=5, lr=0.0)
+    for bad in (0.0, -1e-3, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+            train_real_only(imgs, masks, cfg, minutes=5, lr=bad)

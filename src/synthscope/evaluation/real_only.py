@@ -86,8 +86,8 @@ def train_real_only(images: list[np.ndarray], masks: list[np.ndarray], config, *
     k = max(fold_of) + 1
     if lr is None:
         lr = config.lr * (FINETUNE_LR_FACTOR if init is not None else 1.0)
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
+    if not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a finite number > 0, got {lr}")
     cfg = dataclasses.replace(config, max_minutes=minutes, max_steps=max_steps, lr=lr)
     models = []
     with tempfile.TemporaryDirectory(prefix="synthscope-real-only-", dir=workdir) as tmp:
